@@ -1,0 +1,38 @@
+# make run   install into .venv, start RabbitMQ + SecantusDB if needed, load the demo county, start every service
+# make test  the whole suite against real RabbitMQ and a throwaway SecantusDB
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PACKAGES := shared services/intake services/gateway
+TEST_MONGODB_URI ?= mongodb://127.0.0.1:27018
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-unit bench clean
+
+$(STAMP): shared/pyproject.toml $(wildcard services/*/pyproject.toml) requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) deploy/run.py
+
+test: install
+	deploy/backing.sh up test
+	status=0; MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	  deploy/backing.sh down test; exit $$status
+
+test-unit: install
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+bench: install
+	deploy/backing.sh up run
+	$(PY) bench/intake
+
+clean:
+	rm -rf $(VENV) .state .pytest_cache .hypothesis

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Backing services for the township platform: RabbitMQ (with the management plugin) and the MongoDB-compatible
+# server SecantusDB. Idempotent: what already answers is left alone; what this script starts it records, and
+# `down` stops only that.
+#
+#   deploy/backing.sh up run    RabbitMQ + SecantusDB on 127.0.0.1:27017, data in .state/mongo-data
+#   deploy/backing.sh up test   RabbitMQ + SecantusDB on 127.0.0.1:27018, throwaway in-memory storage
+#   deploy/backing.sh down run|test
+#
+# Set AMQP_URI / MONGODB_URI to use servers of your own: then nothing is started for that server, it is only
+# checked to answer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STATE=$ROOT/.state
+VENV=${VENV:-$ROOT/.venv}
+mkdir -p "$STATE"
+
+action=${1:-up}
+mode=${2:-run}
+case $mode in
+  run)  mongo_port=${MONGO_PORT:-27017}; mongo_storage=$STATE/mongo-data ;;
+  test) mongo_port=${TEST_MONGO_PORT:-27018}; mongo_storage=:memory: ;;
+  *) echo "usage: $0 up|down run|test" >&2; exit 2 ;;
+esac
+started=$STATE/started-$mode
+
+say() { echo "backing: $*" >&2; }
+fail() { echo "backing: ERROR: $*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port seconds what
+  local i
+  for ((i = 0; i < $3 * 4; i++)); do port_open "$1" "$2" && return 0; sleep 0.25; done
+  return 1
+}
+
+rabbit_up() {
+  if [ -n "${AMQP_URI:-}" ] && ! [[ $AMQP_URI =~ @(127\.0\.0\.1|localhost)(:5672)?/ ]]; then
+    say "AMQP_URI is set to a server of yours; not starting RabbitMQ"; return 0
+  fi
+  if ! port_open 127.0.0.1 5672; then
+    command -v rabbitmq-server >/dev/null || fail "RabbitMQ is not running on 127.0.0.1:5672 and rabbitmq-server is not installed (apt-get install rabbitmq-server, or set AMQP_URI)"
+    say "starting RabbitMQ (rabbitmq-server -detached)"
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    echo rabbitmq >>"$started"
+    wait_port 127.0.0.1 5672 90 || fail "RabbitMQ did not open 127.0.0.1:5672 within 90 s; see /var/log/rabbitmq/"
+  fi
+  if ! port_open 127.0.0.1 15672; then
+    say "enabling rabbitmq_management (nameko's test fixtures use its HTTP API)"
+    rabbitmq-plugins enable rabbitmq_management >/dev/null || fail "could not enable rabbitmq_management"
+    wait_port 127.0.0.1 15672 60 || fail "RabbitMQ management API did not open 127.0.0.1:15672 within 60 s"
+  fi
+  say "RabbitMQ answers on 127.0.0.1:5672 (management on :15672)"
+}
+
+mongo_up() {
+  if [ -n "${MONGODB_URI:-}" ]; then
+    "$VENV/bin/python" - "$MONGODB_URI" <<'PY' || fail "MONGODB_URI=$MONGODB_URI does not answer a ping"
+import sys
+from pymongo import MongoClient
+MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000).admin.command("ping")
+PY
+    say "MONGODB_URI is set and answers; not starting SecantusDB"; return 0
+  fi
+  if port_open 127.0.0.1 "$mongo_port"; then
+    say "a MongoDB-compatible server already answers on 127.0.0.1:$mongo_port"; return 0
+  fi
+  [ -x "$VENV/bin/secantusd-py" ] || fail "SecantusDB is not installed in $VENV (run 'make install')"
+  [ "$mongo_storage" = ":memory:" ] || mkdir -p "$mongo_storage"
+  say "starting SecantusDB on 127.0.0.1:$mongo_port (storage $mongo_storage)"
+  nohup "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$mongo_port" --storage-path "$mongo_storage" \
+    --log-level WARNING >"$STATE/mongo-$mode.log" 2>&1 &
+  echo $! >"$STATE/mongo-$mode.pid"
+  echo mongo >>"$started"
+  wait_port 127.0.0.1 "$mongo_port" 60 || fail "SecantusDB did not open 127.0.0.1:$mongo_port within 60 s; see $STATE/mongo-$mode.log"
+}
+
+down() {
+  [ -f "$started" ] || return 0
+  if grep -qx mongo "$started" && [ -f "$STATE/mongo-$mode.pid" ]; then
+    pid=$(cat "$STATE/mongo-$mode.pid")
+    kill "$pid" 2>/dev/null && say "stopped SecantusDB (pid $pid)"
+    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$STATE/mongo-$mode.pid"
+  fi
+  if grep -qx rabbitmq "$started"; then
+    rabbitmqctl stop >/dev/null 2>&1 && say "stopped RabbitMQ"
+  fi
+  rm -f "$started"
+}
+
+case $action in
+  up) rabbit_up; mongo_up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down run|test" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""Gateway service: the product's HTTP API, mapping services' errors to HTTP answers."""

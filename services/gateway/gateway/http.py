@@ -1,0 +1,99 @@
+"""HTTP plumbing for the gateway: JSON answers, body limits, and the mapping of errors to statuses.
+
+Every route goes through :func:`api`, so a client only ever gets JSON: a 4xx naming each bad field and the
+reason, 503 when a service behind the gateway is unreachable, and a logged 500 only for a real bug."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any, Callable
+
+from marshmallow import ValidationError
+from nameko.exceptions import RemoteError, UnknownService
+from werkzeug.wrappers import Request, Response
+
+from township_shared.errors import (PayloadTooLarge, ServiceError, UnsupportedMediaType, ValidationFailed,
+                                    flatten_messages, from_remote)
+from township_shared.schemas.common import CODE
+
+log = logging.getLogger(__name__)
+
+TOWNSHIP_HEADER = "X-Township-Id"
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers or {},
+                    mimetype="application/json")
+
+
+def error_response(status: int, body: dict[str, Any]) -> Response:
+    return json_response(status, body)
+
+
+def api(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Wrap a route: map expected errors to their status, unreachable services to 503, anything else to 500."""
+
+    @functools.wraps(handler)
+    def wrapper(self, request: Request, *args, **kwargs) -> Response:
+        try:
+            return handler(self, request, *args, **kwargs)
+        except ServiceError as exc:
+            return error_response(exc.status, exc.body)
+        except RemoteError as exc:
+            mapped = from_remote(exc.exc_type, exc.value)
+            if mapped:
+                return error_response(*mapped)
+            log.error("remote error behind %s %s: %s", request.method, request.path, exc)
+            return error_response(500, {"error": "internal_error", "message": "a service failed; see its log"})
+        except UnknownService as exc:
+            return error_response(503, {"error": "service_unavailable", "message": str(exc)})
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return error_response(500, {"error": "internal_error", "message": "unexpected error; it was logged"})
+
+    return wrapper
+
+
+def read_json(request: Request, max_bytes: int) -> Any:
+    """The request body as JSON, enforcing ``application/json`` (415) and ``max_bytes`` (413)."""
+    mimetype = (request.mimetype or "").lower()
+    if mimetype != "application/json":
+        raise UnsupportedMediaType(f"send the body as application/json, not {mimetype or 'nothing'}",
+                                   expected="application/json")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"body is {request.content_length} bytes; the limit is {max_bytes}", limit=max_bytes)
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"body exceeds the limit of {max_bytes} bytes", limit=max_bytes)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed({"_body": [f"not valid JSON: {exc}"]}, "The body is not valid JSON.") from None
+
+
+def load(schema, data: Any) -> Any:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from None
+
+
+def township_of(request: Request, default: str) -> str:
+    """The township a request speaks for: the ``X-Township-Id`` header, else the deployment's default.
+
+    Until API tokens arrive (roles issue) the header is trusted; tokens will fix it per caller."""
+    township = request.headers.get(TOWNSHIP_HEADER, default).strip()
+    try:
+        CODE(township)
+    except ValidationError:
+        raise ValidationFailed({TOWNSHIP_HEADER: ["must be a township code"]}) from None
+    return township
+
+
+def query_args(request: Request) -> dict[str, str]:
+    """Query string as a flat dict; a parameter given twice is an error rather than silently one of them."""
+    repeated = [k for k, v in request.args.lists() if len(v) > 1]
+    if repeated:
+        raise ValidationFailed({k: ["given more than once"] for k in repeated})
+    return request.args.to_dict()

@@ -1,0 +1,1 @@
+"""Intake service: residents' demands in, stored once, announced as ``demand_received``."""

@@ -1,0 +1,123 @@
+"""Intake use cases as plain functions over the repository port; the nameko service only wires them."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from township_shared import outbox
+from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.events import make_event
+from township_shared.schemas.common import OPEN_STATUSES
+from township_shared.schemas.demands import DemandReceivedV1
+
+from . import domain
+from .repository import DemandRepository, IdempotencyKeyTaken
+
+SOURCE = "intake"
+
+
+@dataclass
+class Accepted:
+    case: dict[str, Any]
+    replayed: bool
+
+
+def reference_or_404(repo: DemandRepository, township_id: str) -> domain.ReferenceData:
+    ref = repo.reference(township_id)
+    if ref is None:
+        raise NotFound(f"unknown township {township_id!r}", township_id=township_id)
+    return ref
+
+
+def _replay(existing: dict[str, Any], request_hash: str) -> Accepted:
+    if existing.get("request_hash") != request_hash:
+        raise Conflict("this Idempotency-Key was already used with a different request body",
+                       case_id=existing["_id"])
+    return Accepted(existing, replayed=True)
+
+
+def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submission: dict[str, Any],
+                  idempotency_key: str | None = None) -> Accepted:
+    """Store a demand as a new case with its ``demand_received`` event pending in the same document.
+
+    A retry carrying the same idempotency key and body returns the stored case (``replayed``); the same key
+    with another body is a :class:`Conflict`. Concurrent retries race on a unique index, so exactly one case
+    is stored whatever the interleaving."""
+    ref = reference_or_404(repo, township_id)
+    errors = domain.check_references(submission, ref)
+    if errors:
+        raise ValidationFailed(errors)
+    request_hash = domain.fingerprint(submission)
+    if idempotency_key:
+        existing = repo.by_idempotency_key(township_id, idempotency_key)
+        if existing:
+            return _replay(existing, request_hash)
+
+    duplicate_of = None
+    if submission.get("category"):
+        candidates = repo.duplicate_candidates(township_id, submission["village"], submission["category"],
+                                               now - domain.DUPLICATE_WINDOW)
+        match = domain.find_duplicate(submission, candidates, now, OPEN_STATUSES)
+        duplicate_of = match["_id"] if match else None
+
+    local_day = now.astimezone(ZoneInfo(ref.timezone)).date()
+    seq, day_seq = repo.next_numbers(township_id, f"{local_day:%Y%m%d}")
+    case_id = uuid.uuid4().hex
+    case = {
+        "_id": case_id,
+        "township_id": township_id,
+        "seq": seq,
+        "case_number": domain.case_number(ref.prefix, local_day, day_seq),
+        "channel": submission["channel"],
+        "reporter": dict(submission["reporter"]),
+        "village": submission["village"],
+        "location": submission.get("location"),
+        "category": submission.get("category"),
+        "title": submission["title"],
+        "description": submission["description"],
+        "urgency": domain.resolve_urgency(submission, ref),
+        "attachments": list(submission.get("attachments") or []),
+        "status": "duplicate" if duplicate_of else "received",
+        "duplicate_of": duplicate_of,
+        "received_at": now,
+        "request_hash": request_hash,
+    }
+    if idempotency_key:
+        case["idempotency_key"] = idempotency_key
+    event = make_event(DemandReceivedV1, {**case, "case_id": case_id}, source=SOURCE, township_id=township_id,
+                       correlation_id=case_id, time=now)
+    outbox.attach(case, [event], now)
+    try:
+        repo.insert_case(case)
+    except IdempotencyKeyTaken:
+        return _replay(repo.by_idempotency_key(township_id, idempotency_key), request_hash)
+    return Accepted(case, replayed=False)
+
+
+def get_demand(repo: DemandRepository, township_id: str, case_id: str) -> dict[str, Any]:
+    reference_or_404(repo, township_id)
+    case = repo.get_case(township_id, case_id)
+    if case is None:
+        raise NotFound(f"no demand {case_id!r} in township {township_id!r}", id=case_id)
+    return case
+
+
+def list_demands(repo: DemandRepository, township_id: str, query: dict[str, Any]) -> tuple[list[dict], int | None]:
+    reference_or_404(repo, township_id)
+    if query.get("received_from") and query.get("received_to") and query["received_from"] > query["received_to"]:
+        raise ValidationFailed({"received_from": ["must not be after received_to"]})
+    filters = {k: query[k] for k in ("status", "village", "category", "channel") if query.get(k)}
+    return repo.list_cases(township_id, filters, query["limit"], query.get("cursor"),
+                           query.get("received_from"), query.get("received_to"))
+
+
+def public_view(case: dict[str, Any]) -> dict[str, Any]:
+    """A case as clients outside the office see it: the reporter's phone masked, internals dropped."""
+    view = {k: v for k, v in case.items() if k not in ("_id", "seq", "request_hash", "idempotency_key",
+                                                      "outbox", "outbox_since", "outbox_rev")}
+    view["id"] = case["_id"]
+    view["reporter"] = {**case["reporter"], "phone": domain.mask_phone(case["reporter"]["phone"])}
+    return view

@@ -1,0 +1,160 @@
+"""Intake's documents in MongoDB: cases (one per demand), counters, and the township's reference data.
+
+Every document carries ``township_id`` and every query filters on it first. Every query runs on an index
+(the MongoDB-compatible server used in development scans slowly and does not push ``limit`` into index scans),
+so listings page over ``seq``, a per-township sequence, in bounded windows; see
+docs/decisions/0004-paging-by-sequence-windows.md.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Iterable
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from township_shared.outbox import Outbox
+
+from .domain import ReferenceData
+
+LIST_INDEXES = {  # filter field -> index serving listings filtered on it (first present wins)
+    "village": "township_village_seq",
+    "category": "township_category_seq",
+    "status": "township_status_seq",
+    "channel": "township_channel_seq",
+}
+REFERENCE_TTL_S = 30.0
+
+
+class IdempotencyKeyTaken(Exception):
+    """Another request stored a case under the same idempotency key first."""
+
+
+class DemandRepository:
+    def __init__(self, db: Database):
+        self.db = db
+        self.cases = db["cases"]
+        self.counters = db["counters"]
+        self.townships = db["townships"]
+        self.villages = db["villages"]
+        self.categories = db["categories"]
+        self.outbox = Outbox(self.cases)
+        self._reference: dict[str, tuple[float, ReferenceData | None]] = {}
+
+    def ensure_indexes(self) -> None:
+        c = self.cases
+        c.create_index([("township_id", ASCENDING), ("seq", DESCENDING)], unique=True, name="township_seq")
+        for field, name in LIST_INDEXES.items():
+            c.create_index([("township_id", ASCENDING), (field, ASCENDING), ("seq", DESCENDING)], name=name)
+        c.create_index([("township_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
+                       partialFilterExpression={"idempotency_key": {"$type": "string"}}, name="idempotency")
+        c.create_index([("township_id", ASCENDING), ("village", ASCENDING), ("category", ASCENDING),
+                        ("received_at", DESCENDING)], name="duplicate_candidates")
+        self.outbox.ensure_indexes()
+        for coll in (self.villages, self.categories):
+            coll.create_index([("township_id", ASCENDING), ("code", ASCENDING)], unique=True, name="township_code")
+
+    # reference data -------------------------------------------------------------------------------------
+    def save_township(self, township: dict[str, Any], villages: Iterable[dict[str, Any]],
+                      categories: Iterable[dict[str, Any]]) -> None:
+        """Create or update a township with its villages and catalogue (idempotent: the demo loader reruns it)."""
+        tid = township["id"]
+        self.townships.replace_one({"_id": tid}, {"_id": tid, **township}, upsert=True)
+        for coll, items in ((self.villages, villages), (self.categories, categories)):
+            for item in items:
+                coll.replace_one({"_id": f"{tid}:{item['code']}"},
+                                 {"_id": f"{tid}:{item['code']}", "township_id": tid, **item}, upsert=True)
+        self._reference.pop(tid, None)
+
+    def reference(self, township_id: str) -> ReferenceData | None:
+        """The township's codes, cached briefly: they change rarely and every submission needs them."""
+        cached = self._reference.get(township_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        township = self.townships.find_one({"_id": township_id})
+        ref = None
+        if township:
+            villages = frozenset(v["code"] for v in self.villages.find({"township_id": township_id}, {"code": 1}))
+            urgency = {c["code"]: c["default_urgency"]
+                       for c in self.categories.find({"township_id": township_id}, {"code": 1, "default_urgency": 1})}
+            ref = ReferenceData(township_id, township["prefix"], township.get("timezone", "Asia/Shanghai"),
+                                villages, urgency)
+        self._reference[township_id] = (time.monotonic() + REFERENCE_TTL_S, ref)
+        return ref
+
+    def list_villages(self, township_id: str) -> list[dict[str, Any]]:
+        return sorted(self.villages.find({"township_id": township_id}, {"_id": 0, "township_id": 0}),
+                      key=lambda v: v["code"])
+
+    def list_categories(self, township_id: str) -> list[dict[str, Any]]:
+        return sorted(self.categories.find({"township_id": township_id}, {"_id": 0, "township_id": 0}),
+                      key=lambda c: c["code"])
+
+    # cases ----------------------------------------------------------------------------------------------
+    def next_numbers(self, township_id: str, local_day: str) -> tuple[int, int]:
+        """Allocate ``(seq, day_seq)``: the township-wide sequence and the sequence within the local day."""
+        doc = self.counters.find_one_and_update(
+            {"_id": f"cases:{township_id}"},
+            {"$inc": {"seq": 1, f"day.{local_day}": 1}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["seq"], doc["day"][local_day]
+
+    def last_seq(self, township_id: str) -> int:
+        doc = self.counters.find_one({"_id": f"cases:{township_id}"}, {"seq": 1})
+        return doc["seq"] if doc else 0
+
+    def insert_case(self, doc: dict[str, Any]) -> None:
+        """Store a new case. Raises :class:`IdempotencyKeyTaken` if its idempotency key is already used."""
+        try:
+            self.cases.insert_one(doc)
+        except DuplicateKeyError as exc:
+            if "idempotency" in str(exc):
+                raise IdempotencyKeyTaken() from None
+            raise
+
+    def by_idempotency_key(self, township_id: str, key: str) -> dict[str, Any] | None:
+        return self.cases.find_one({"township_id": township_id, "idempotency_key": key})
+
+    def get_case(self, township_id: str, case_id: str) -> dict[str, Any] | None:
+        return self.cases.find_one({"_id": case_id, "township_id": township_id})
+
+    def duplicate_candidates(self, township_id: str, village: str, category: str,
+                             since: datetime) -> list[dict[str, Any]]:
+        return list(self.cases.find(
+            {"township_id": township_id, "village": village, "category": category, "received_at": {"$gte": since}},
+            {"reporter": 1, "location": 1, "status": 1, "duplicate_of": 1, "received_at": 1, "village": 1,
+             "category": 1},
+        ).hint("duplicate_candidates"))
+
+    def list_cases(self, township_id: str, filters: dict[str, Any], limit: int,
+                   before_seq: int | None = None, received_from: datetime | None = None,
+                   received_to: datetime | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """Newest first. Returns the page and the cursor of the next page (None at the end).
+
+        Scans ``seq`` windows downwards from ``before_seq``, each four times the last, so every query reads a
+        bounded range of one index; stops when the page is full or the window reaches ``received_from``."""
+        query: dict[str, Any] = {"township_id": township_id, **filters}
+        if received_from or received_to:
+            query["received_at"] = {k: v for k, v in (("$gte", received_from), ("$lte", received_to)) if v}
+        index = next((LIST_INDEXES[f] for f in LIST_INDEXES if f in filters), "township_seq")
+        hi = before_seq if before_seq is not None else self.last_seq(township_id) + 1
+        window = max(limit * 2, 32)
+        items: list[dict[str, Any]] = []
+        while hi > 1 and len(items) < limit:
+            lo = max(1, hi - window)
+            items.extend(self.cases.find({**query, "seq": {"$gte": lo, "$lt": hi}})
+                         .sort("seq", DESCENDING).hint(index).limit(limit - len(items)))
+            if received_from and self._older_than(township_id, lo, received_from):
+                hi = 1
+                break
+            hi, window = lo, window * 4
+        more = len(items) == limit and items[-1]["seq"] > 1
+        return items, (items[-1]["seq"] if more else None)
+
+    def _older_than(self, township_id: str, seq: int, moment: datetime) -> bool:
+        """Whether cases around ``seq`` were received before ``moment`` (seq grows with time)."""
+        probe = self.cases.find_one({"township_id": township_id, "seq": {"$gte": seq, "$lt": seq + 64}},
+                                    {"received_at": 1}, hint="township_seq")
+        return probe is not None and probe["received_at"] < moment

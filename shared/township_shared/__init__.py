@@ -1,0 +1,1 @@
+"""Library every township service shares: config, event envelope and schemas, errors, Mongo and clock dependencies."""

@@ -1,0 +1,102 @@
+"""The event envelope every service publishes, and the registry of versioned payload schemas.
+
+An event is a past-tense fact. On the wire (nameko's ``<source>.events`` topic exchange, routing key = type) the
+body is the envelope::
+
+    {"id", "type", "version", "time", "source", "correlation_id", "township_id", "payload"}
+
+``correlation_id`` is the case id the fact is about, so logs and consumers can follow a case across services.
+Consumers call :func:`load_event`, which validates the envelope and loads the payload through the schema
+registered for ``(type, version)``; they never index raw dicts. A new incompatible payload gets a new version
+number and both schemas stay registered until no producer emits the old one.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from .clock import utcnow
+from .errors import ValidationFailed, flatten_messages
+
+PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {}
+
+
+def register(event_type: str, version: int):
+    """Class decorator: declare ``schema_cls`` as the payload schema of ``event_type`` at ``version``."""
+
+    def decorate(schema_cls: type[Schema]) -> type[Schema]:
+        PAYLOAD_SCHEMAS[(event_type, version)] = schema_cls
+        schema_cls.event_type = event_type
+        schema_cls.event_version = version
+        return schema_cls
+
+    return decorate
+
+
+class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    time = fields.AwareDateTime(required=True)
+    source = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    correlation_id = fields.String(required=True, allow_none=True)
+    township_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    payload = fields.Dict(required=True)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    version: int
+    time: datetime
+    source: str
+    correlation_id: str | None
+    township_id: str
+    payload: dict[str, Any]
+
+
+def make_event(schema_cls: type[Schema], payload: dict[str, Any], *, source: str, township_id: str,
+               correlation_id: str | None, time: datetime | None = None) -> dict[str, Any]:
+    """Build a wire-ready envelope (a JSON-able dict) for a payload, validating it against its schema first."""
+    schema = schema_cls()
+    errors = schema.validate(schema.dump(payload))
+    if errors:
+        raise ValueError(f"invalid {schema_cls.event_type} payload: {errors}")
+    return {
+        "id": uuid.uuid4().hex,
+        "type": schema_cls.event_type,
+        "version": schema_cls.event_version,
+        "time": (time or utcnow()).isoformat(),
+        "source": source,
+        "correlation_id": correlation_id,
+        "township_id": township_id,
+        "payload": schema.dump(payload),
+    }
+
+
+def load_event(body: Any, expected_type: str | None = None) -> Event:
+    """Validate an envelope and its payload; raise :class:`ValidationFailed` naming every bad field."""
+    if not isinstance(body, dict):
+        raise ValidationFailed({"_schema": ["event body must be a JSON object"]})
+    try:
+        env = EnvelopeSchema().load(body)
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from None
+    if expected_type and env["type"] != expected_type:
+        raise ValidationFailed({"type": [f"expected {expected_type}, got {env['type']}"]})
+    schema_cls = PAYLOAD_SCHEMAS.get((env["type"], env["version"]))
+    if schema_cls is None:
+        raise ValidationFailed({"version": [f"no schema for {env['type']} v{env['version']}"]})
+    try:
+        payload = schema_cls().load(env["payload"])
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages, "payload")) from None
+    return Event(payload=payload, **{k: v for k, v in env.items() if k != "payload"})

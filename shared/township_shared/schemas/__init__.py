@@ -1,0 +1,1 @@
+"""Versioned marshmallow schemas for HTTP bodies, RPC arguments and event payloads, shared by all services."""

@@ -1,0 +1,32 @@
+"""Vocabulary every service uses: channels, urgencies, case statuses, and small reusable schemas."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+CHANNELS = ("hotline", "walk_in", "online", "grid_patrol", "village_committee")
+URGENCIES = ("emergency", "utilities", "general")
+# received: stored, waiting for dispatch; duplicate: linked to an open case, never dispatched itself.
+CASE_STATUSES = ("received", "duplicate", "triage", "dispatched", "in_progress", "completed", "closed")
+OPEN_STATUSES = ("received", "triage", "dispatched", "in_progress", "completed")
+
+CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$", error="must be a lower-case code (a-z, 0-9, _ or -)")
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error, never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class LocationSchema(StrictSchema):
+    lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_none=True)
+    long = fields.Float(validate=validate.Range(min=-180, max=180), allow_none=True)
+    address = fields.String(validate=validate.Length(min=1, max=500), allow_none=True)
+
+    @validates_schema
+    def _coordinates_in_pairs(self, data, **kwargs):
+        has_lat, has_long = data.get("lat") is not None, data.get("long") is not None
+        if has_lat != has_long:
+            raise ValidationError("lat and long must be given together", "lat" if has_long else "long")
+        if not has_lat and not data.get("address"):
+            raise ValidationError("give lat and long, an address, or both", "_schema")

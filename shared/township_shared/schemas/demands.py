@@ -1,0 +1,106 @@
+"""Schemas of a resident's demand: the submission (HTTP body and RPC argument), its stored view, the listing
+query, and the ``demand_received`` event payload."""
+from marshmallow import fields, validate
+
+from ..events import register
+from .common import CASE_STATUSES, CHANNELS, CODE, URGENCIES, LocationSchema, StrictSchema
+
+PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,22}[0-9]$", error="must be a phone number: digits, spaces or dashes")
+MAX_DESCRIPTION = 4000
+MAX_ATTACHMENTS = 10
+
+
+class ReporterSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    phone = fields.String(required=True, validate=PHONE)
+    village = fields.String(required=True, validate=CODE)
+
+
+class DemandSubmissionSchema(StrictSchema):
+    """Body of ``POST /api/v1/demands`` and argument of intake's ``submit_demand``."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    reporter = fields.Nested(ReporterSchema, required=True)
+    village = fields.String(required=True, validate=CODE)
+    location = fields.Nested(LocationSchema, allow_none=True)
+    category = fields.String(validate=CODE, allow_none=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=MAX_DESCRIPTION))
+    urgency = fields.String(validate=validate.OneOf(URGENCIES), allow_none=True)
+    attachments = fields.List(
+        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)),
+        validate=validate.Length(max=MAX_ATTACHMENTS), load_default=list)
+
+
+class ReporterViewSchema(StrictSchema):
+    name = fields.String()
+    phone = fields.String(metadata={"description": "masked (138****5678) outside the office"})
+    village = fields.String()
+
+
+class DemandSchema(StrictSchema):
+    """A stored demand (one case) as the API shows it."""
+
+    id = fields.String()
+    case_number = fields.String(metadata={"description": "readable aloud: township prefix, date, sequence"})
+    township_id = fields.String()
+    channel = fields.String()
+    reporter = fields.Nested(ReporterViewSchema)
+    village = fields.String()
+    location = fields.Nested(LocationSchema, allow_none=True)
+    category = fields.String(allow_none=True)
+    title = fields.String()
+    description = fields.String()
+    urgency = fields.String()
+    attachments = fields.List(fields.String())
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    duplicate_of = fields.String(allow_none=True)
+    received_at = fields.AwareDateTime()
+
+
+class DemandAcceptedSchema(StrictSchema):
+    """Answer to a submission (201)."""
+
+    id = fields.String()
+    case_number = fields.String()
+    status = fields.String()
+    duplicate_of = fields.String(allow_none=True)
+    received_at = fields.AwareDateTime()
+
+
+class DemandQuerySchema(StrictSchema):
+    """Filters and page of ``GET /api/v1/demands``; newest first, ``cursor`` from the previous page."""
+
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    village = fields.String(validate=CODE)
+    category = fields.String(validate=CODE)
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    received_from = fields.AwareDateTime()
+    received_to = fields.AwareDateTime()
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.Integer(validate=validate.Range(min=1))
+
+
+class DemandPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(DemandSchema))
+    next_cursor = fields.Integer(allow_none=True)
+
+
+@register("demand_received", 1)
+class DemandReceivedV1(StrictSchema):
+    """A demand was accepted and stored. ``duplicate_of`` set: linked to that open case, not to be dispatched.
+    ``category`` null: dispatch classifies. The reporter's phone is in full: the bus is internal."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    reporter = fields.Nested(ReporterSchema, required=True)
+    village = fields.String(required=True)
+    location = fields.Nested(LocationSchema, allow_none=True, load_default=None)
+    category = fields.String(required=True, allow_none=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    attachments = fields.List(fields.String(), required=True)
+    duplicate_of = fields.String(required=True, allow_none=True)
+    received_at = fields.AwareDateTime(required=True)

@@ -1,0 +1,33 @@
+"""Reference data a township publishes so clients can fill their forms: villages and the category catalogue."""
+from marshmallow import fields, validate
+
+from .common import CODE, URGENCIES, StrictSchema
+
+
+class NamesSchema(StrictSchema):
+    zh = fields.String(required=True)
+    en = fields.String(required=True)
+
+
+class VillageSchema(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    names = fields.Nested(NamesSchema, required=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+
+
+class CategorySchema(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    names = fields.Nested(NamesSchema, required=True)
+    default_urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    handling_days = fields.Integer(required=True, validate=validate.Range(min=1, max=60),
+                                   metadata={"description": "handling limit in working days"})
+    keywords = fields.List(fields.String(), load_default=list)
+
+
+class TownshipSchema(StrictSchema):
+    id = fields.String(required=True, validate=CODE)
+    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2,4}$"))
+    names = fields.Nested(NamesSchema, required=True)
+    county = fields.String(required=True)
+    timezone = fields.String(load_default="Asia/Shanghai")
