@@ -1,6 +1,8 @@
 """The HTTP API (``/api/v1``) and ``/health``. Routes validate, call a service by RPC, and answer JSON."""
 from __future__ import annotations
 
+import uuid
+
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
@@ -37,14 +39,17 @@ class GatewayService:
     def submit_demand(self, request):
         township = self._township(request)
         body = read_json(request, int(self.config.get("MAX_BODY_BYTES", 65536)))
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
+        client_key = request.headers.get(IDEMPOTENCY_HEADER)
+        if client_key is not None and not (0 < len(client_key) <= MAX_IDEMPOTENCY_KEY):
             raise ValidationFailed({IDEMPOTENCY_HEADER: [f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"]})
         submission = DemandSubmissionSchema().dump(load(DemandSubmissionSchema(), body))
+        # Without a client key the gateway still gives the request one, so an RPC message redelivered after
+        # intake crashed mid-request replays instead of storing the demand twice.
+        key = f"client:{client_key}" if client_key else f"request:{uuid.uuid4().hex}"
         result = self.intake.submit_demand(township, submission, key)
         case = result["case"]
         headers = {"Location": f"/api/v1/demands/{case['id']}"}
-        if result["replayed"]:
+        if result["replayed"] and client_key:
             headers["Idempotent-Replayed"] = "true"
         return json_response(201, case, headers)
 

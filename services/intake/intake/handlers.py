@@ -1,6 +1,7 @@
 """Intake use cases as plain functions over the repository port; the nameko service only wires them."""
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,8 +94,19 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
     try:
         repo.insert_case(case)
     except IdempotencyKeyTaken:
-        return _replay(repo.by_idempotency_key(township_id, idempotency_key), request_hash)
+        return _replay(_winner(repo, township_id, idempotency_key), request_hash)
     return Accepted(case, replayed=False)
+
+
+def _winner(repo: DemandRepository, township_id: str, key: str) -> dict[str, Any]:
+    """The case that won a race on ``key``. The MongoDB-compatible server can report the unique-key clash
+    a moment before the winning insert is visible to other sessions, so look again briefly."""
+    for _ in range(40):
+        case = repo.by_idempotency_key(township_id, key)
+        if case is not None:
+            return case
+        time.sleep(0.025)
+    raise Conflict("a concurrent request with this Idempotency-Key is still being stored; retry", key=key)
 
 
 def get_demand(repo: DemandRepository, township_id: str, case_id: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class IntakeService:
         loaded = load(DemandSubmissionSchema(), submission)
         accepted = handlers.submit_demand(self.repo, self.clock.now(), township_id, loaded, idempotency_key)
         if not accepted.replayed:
+            # a replay leaves any pending event to the sweep, so concurrent retries publish it once
             faults.point("intake.after_store")
             try:
                 outbox.flush(self.repo.outbox, accepted.case, self._publish)

@@ -1,0 +1,110 @@
+"""The HTTP API through the gateway and intake, on the real RabbitMQ and MongoDB-compatible server:
+every class of bad input gets its 4xx with a JSON body naming the field; good input gets its answer."""
+import json
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"channel": "online", "reporter": {"name": "王五", "phone": "13612345678", "village": "xihe"},
+        "village": "xihe", "category": "sanitation_refuse", "title": "垃圾没人清运",
+        "description": "西河村口垃圾堆了一周", "location": {"address": "西河村村口"},
+        "attachments": ["https://example.org/photo1.jpg"]}
+
+
+def post(base, body, headers=None, **kw):
+    return requests.post(f"{base}/api/v1/demands", json=body, headers=headers, timeout=10, **kw)
+
+
+def test_submit_then_read_back_with_masked_phone(stack, http_base):
+    res = post(http_base, GOOD)
+    assert res.status_code == 201, res.text
+    created = res.json()
+    assert created["case_number"].startswith("QS-") and res.headers["Location"] == f"/api/v1/demands/{created['id']}"
+    got = requests.get(f"{http_base}/api/v1/demands/{created['id']}", timeout=10).json()
+    assert got["reporter"]["phone"] == "136****5678"
+    assert got["urgency"] == "general" and got["attachments"] == GOOD["attachments"]
+    listed = requests.get(f"{http_base}/api/v1/demands", params={"village": "xihe"}, timeout=10).json()
+    assert [i["id"] for i in listed["items"]] == [created["id"]]
+    assert "13612345678" not in json.dumps(listed)
+
+
+@pytest.mark.parametrize("body, fields", [
+    ({**GOOD, "channel": "carrier_pigeon"}, {"channel"}),
+    ({**GOOD, "reporter": {**GOOD["reporter"], "phone": "call me"}}, {"reporter.phone"}),
+    ({k: v for k, v in GOOD.items() if k != "title"}, {"title"}),
+    ({**GOOD, "description": "x" * 4001}, {"description"}),
+    ({**GOOD, "surprise": True}, {"surprise"}),
+    ({**GOOD, "urgency": "someday"}, {"urgency"}),
+    ({**GOOD, "location": {"lat": 29.2}}, {"location.long"}),
+    ({**GOOD, "attachments": ["ftp://x/y"]}, {"attachments.0"}),
+    ({**GOOD, "village": "atlantis"}, {"village"}),
+    ({**GOOD, "category": "unicorns"}, {"category"}),
+    ([], {"_schema"}),
+])
+def test_invalid_fields_answer_400_naming_each(stack, http_base, repo, body, fields):
+    res = post(http_base, body)
+    assert res.status_code == 400, res.text
+    assert res.json()["error"] == "validation_failed"
+    assert set(res.json()["fields"]) == fields
+    assert repo.cases.count_documents({}) == 0
+
+
+def test_malformed_json_is_400(stack, http_base):
+    res = requests.post(f"{http_base}/api/v1/demands", data=b'{"channel": ', timeout=10,
+                        headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and "_body" in res.json()["fields"]
+
+
+def test_wrong_content_type_is_415(stack, http_base):
+    res = requests.post(f"{http_base}/api/v1/demands", data="channel=hotline", timeout=10,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert res.status_code == 415 and res.json()["error"] == "unsupported_media_type"
+
+
+def test_body_over_limit_is_413(stack, http_base, repo):
+    res = post(http_base, {**GOOD, "description": "x" * 70000})
+    assert res.status_code == 413 and res.json()["limit"] == 65536
+    assert repo.cases.count_documents({}) == 0
+
+
+def test_unknown_ids_townships_and_routes_are_404(stack, http_base):
+    assert requests.get(f"{http_base}/api/v1/demands/nope", timeout=10).status_code == 404
+    res = requests.get(f"{http_base}/api/v1/villages", headers={"X-Township-Id": "atlantis"}, timeout=10)
+    assert res.status_code == 404 and "atlantis" in res.json()["message"]
+    res = requests.get(f"{http_base}/api/v2/anything", timeout=10)
+    assert res.status_code == 404 and res.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"limit": "0"}, "limit"), ({"limit": "abc"}, "limit"), ({"status": "lost"}, "status"),
+    ({"received_from": "yesterday"}, "received_from"), ({"colour": "red"}, "colour"),
+    ([("village", "a"), ("village", "b")], "village"),
+])
+def test_bad_listing_queries_are_400(stack, http_base, params, field):
+    res = requests.get(f"{http_base}/api/v1/demands", params=params, timeout=10)
+    assert res.status_code == 400 and field in res.json()["fields"]
+
+
+def test_bad_idempotency_key_and_township_header_are_400(stack, http_base):
+    assert post(http_base, GOOD, {"Idempotency-Key": "k" * 256}).status_code == 400
+    res = requests.get(f"{http_base}/api/v1/categories", headers={"X-Township-Id": "Not A Code"}, timeout=10)
+    assert res.status_code == 400 and "X-Township-Id" in res.json()["fields"]
+
+
+def test_reference_data_for_forms(stack, http_base):
+    villages = requests.get(f"{http_base}/api/v1/villages", timeout=10).json()["items"]
+    categories = requests.get(f"{http_base}/api/v1/categories", timeout=10).json()["items"]
+    assert len(villages) >= 8 and {"code", "names"} <= set(villages[0])
+    assert len(categories) >= 15
+    water = next(c for c in categories if c["code"] == "drinking_water")
+    assert water["names"] == {"zh": "饮水安全", "en": "Drinking water"} and water["default_urgency"] == "utilities"
+    baiyun = requests.get(f"{http_base}/api/v1/villages", headers={"X-Township-Id": "baiyun"}, timeout=10).json()
+    assert {v["code"] for v in baiyun["items"]}.isdisjoint({v["code"] for v in villages})
+
+
+def test_health_reports_both_backing_services(stack, http_base):
+    res = requests.get(f"{http_base}/health", timeout=10)
+    assert res.status_code == 200
+    assert res.json()["rabbitmq"]["ok"] and res.json()["mongodb"]["ok"]

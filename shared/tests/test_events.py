@@ -1,0 +1,76 @@
+"""Unit tests of the event envelope, the payload registry, error mapping and config interpolation."""
+from datetime import datetime, timezone
+
+import pytest
+
+from township_shared.config import load_config
+from township_shared.errors import Conflict, ValidationFailed, flatten_messages, from_remote
+from township_shared.events import PAYLOAD_SCHEMAS, load_event, make_event
+from township_shared.schemas.demands import DemandReceivedV1
+
+PAYLOAD = {
+    "case_id": "c1", "case_number": "QS-20261129-0001", "channel": "hotline",
+    "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"}, "village": "dongpo",
+    "location": None, "category": None, "title": "t", "description": "d", "urgency": "general",
+    "attachments": [], "duplicate_of": None, "received_at": datetime(2026, 11, 29, tzinfo=timezone.utc),
+}
+
+
+def test_envelope_round_trip():
+    env = make_event(DemandReceivedV1, PAYLOAD, source="intake", township_id="qingshui", correlation_id="c1")
+    assert set(env) == {"id", "type", "version", "time", "source", "correlation_id", "township_id", "payload"}
+    event = load_event(env, "demand_received")
+    assert (event.type, event.version, event.correlation_id) == ("demand_received", 1, "c1")
+    assert event.payload["received_at"] == PAYLOAD["received_at"]
+
+
+def test_make_event_refuses_an_invalid_payload():
+    with pytest.raises(ValueError):
+        make_event(DemandReceivedV1, {**PAYLOAD, "urgency": "whenever"}, source="intake", township_id="q",
+                   correlation_id="c1")
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda e: e.pop("id"), "id"),
+    (lambda e: e.update(version="1"), "version"),
+    (lambda e: e.update(version=99), "version"),
+    (lambda e: e["payload"].pop("case_id"), "payload.case_id"),
+    (lambda e: e["payload"].update(extra=1), "payload.extra"),
+    (lambda e: e.update(type="demand_lost"), "type"),
+])
+def test_load_event_names_the_bad_field(mutate, field):
+    env = make_event(DemandReceivedV1, PAYLOAD, source="intake", township_id="q", correlation_id="c1")
+    mutate(env)
+    with pytest.raises(ValidationFailed) as err:
+        load_event(env, "demand_received")
+    assert field in err.value.body["fields"]
+
+
+def test_non_object_event_is_rejected():
+    with pytest.raises(ValidationFailed):
+        load_event(["not", "an", "object"])
+
+
+def test_every_payload_schema_is_versioned():
+    assert ("demand_received", 1) in PAYLOAD_SCHEMAS
+    assert all(isinstance(v, int) and v >= 1 for (_, v) in PAYLOAD_SCHEMAS)
+
+
+def test_remote_errors_map_back_to_status_and_body():
+    exc = Conflict("taken", case_id="c1")
+    assert from_remote("Conflict", str(exc)) == (409, exc.body)
+    assert from_remote("KeyError", "'x'") is None
+
+
+def test_nested_marshmallow_messages_flatten_to_dotted_fields():
+    flat = flatten_messages({"reporter": {"phone": ["bad"]}, "attachments": {0: ["Not a valid URL."]}})
+    assert flat == {"reporter.phone": ["bad"], "attachments.0": ["Not a valid URL."]}
+
+
+def test_config_interpolates_environment_with_defaults(tmp_path, monkeypatch):
+    path = tmp_path / "config.yaml"
+    path.write_text("A: ${TEST_A:fallback}\nB: ${TEST_B:7}\nADDR: ${H:127.0.0.1}:${P:8000}\n")
+    monkeypatch.setenv("TEST_A", "from-env")
+    monkeypatch.delenv("TEST_B", raising=False)
+    config = load_config(path)
+    assert config == {"A": "from-env", "B": 7, "ADDR": "127.0.0.1:8000"}

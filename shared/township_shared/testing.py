@@ -1,0 +1,208 @@
+"""pytest plugin shared by every service's tests: real backing services, isolated per test.
+
+- each test gets its own RabbitMQ vhost (nameko's ``rabbit_config``) and its own database prefix on the
+  MongoDB-compatible server at ``MONGODB_URI`` (``make test`` starts a throwaway one), dropped afterwards;
+- ``service_config`` merges both with the product's defaults, ready for ``container_factory`` / ``runner_factory``;
+- ``event_listener`` binds a queue to a service's event exchange before the test acts, so no event is missed.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+DEFAULT_TEST_MONGODB_URI = "mongodb://127.0.0.1:27018"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> str:
+    return os.environ.get("MONGODB_URI", DEFAULT_TEST_MONGODB_URI)
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_uri):
+    from township_shared.mongo import make_client
+
+    client = make_client(mongo_uri, serverSelectionTimeoutMS=3000)
+    try:
+        client.admin.command("ping")
+    except Exception as exc:
+        pytest.exit(f"no MongoDB-compatible server at {mongo_uri} ({exc}); run the suite with `make test`", 3)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db_prefix(mongo_client):
+    """A database prefix of this test's own; its databases are dropped when the test ends."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    yield prefix
+    for name in mongo_client.list_database_names():
+        if name.startswith(prefix + "_"):
+            mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def service_config(rabbit_config, web_config, mongo_uri, db_prefix) -> dict[str, Any]:
+    return {
+        **rabbit_config,
+        **web_config,
+        "MONGODB_URI": mongo_uri,
+        "MONGODB_DB_PREFIX": db_prefix,
+        "DEFAULT_TOWNSHIP_ID": "qingshui",
+        "MAX_BODY_BYTES": 65536,
+        "OUTBOX_GRACE_SECONDS": 0.5,
+    }
+
+
+@pytest.fixture
+def http_base(web_config) -> str:
+    return f"http://{web_config['WEB_SERVER_ADDRESS']}"
+
+
+class EventListener:
+    """Collects the events a service publishes on its ``<service>.events`` exchange into a queue."""
+
+    def __init__(self, amqp_uri: str, source: str, routing_key: str = "#"):
+        from kombu import Connection, Exchange, Queue
+
+        self.events: queue.Queue = queue.Queue()
+        self.connection = Connection(amqp_uri)
+        exchange = Exchange(f"{source}.events", type="topic", durable=True)
+        self.queue = Queue(f"test-listener-{uuid.uuid4().hex[:8]}", exchange, routing_key=routing_key,
+                           exclusive=True, auto_delete=True)
+        self.consumer = self.connection.Consumer([self.queue], callbacks=[self._on_message], accept=["json"])
+        self.consumer.consume()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _on_message(self, body, message):
+        self.events.put(body)
+        message.ack()
+
+    def _drain(self):
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                self.connection.drain_events(timeout=0.2)
+            except socket.timeout:
+                continue
+            except Exception:
+                if not self._stop.is_set():
+                    raise
+
+    def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        return self.events.get(timeout=timeout)
+
+    def collect(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        import time
+
+        deadline, got = time.monotonic() + timeout, []
+        while len(got) < count and time.monotonic() < deadline:
+            try:
+                got.append(self.events.get(timeout=max(0.01, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return got
+
+    def quiet(self, seconds: float) -> list[dict[str, Any]]:
+        """Whatever arrives within ``seconds`` (to prove that nothing more does)."""
+        return self.collect(10**6, seconds)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.connection.release()
+
+
+@pytest.fixture
+def event_listener(rabbit_config):
+    """``event_listener("intake", "demand_received")`` returns a started :class:`EventListener`."""
+    listeners: list[EventListener] = []
+
+    def make(source: str, routing_key: str = "#") -> EventListener:
+        listener = EventListener(rabbit_config["AMQP_URI"], source, routing_key)
+        listeners.append(listener)
+        return listener
+
+    yield make
+    for listener in listeners:
+        listener.close()
+
+
+class ServiceProcess:
+    """A service run by ``nameko run`` in its own process, as in production, so a test can SIGKILL it."""
+
+    def __init__(self, module: str, config: dict[str, Any], extra_env: dict[str, str] | None = None):
+        self.module = module
+        self.env = {
+            **os.environ,
+            "AMQP_URI": config["AMQP_URI"],
+            "MONGODB_URI": config["MONGODB_URI"],
+            "MONGODB_DB_PREFIX": config["MONGODB_DB_PREFIX"],
+            "OUTBOX_GRACE_SECONDS": str(config.get("OUTBOX_GRACE_SECONDS", 1)),
+            **(extra_env or {}),
+        }
+        self.proc = None
+
+    def start(self) -> "ServiceProcess":
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        from township_shared.config import DEFAULT_CONFIG_PATH
+
+        nameko = str(Path(sys.executable).parent / "nameko")
+        self.proc = subprocess.Popen([nameko, "run", "--config", str(DEFAULT_CONFIG_PATH), self.module],
+                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc:
+            self.proc.wait(timeout=10)
+
+    def returncode(self, timeout: float) -> int | None:
+        import subprocess
+
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def wait_for_consumer(rabbit_manager, vhost: str, queue_name: str, timeout: float = 30.0) -> None:
+    """Block until ``queue_name`` in ``vhost`` has a consumer (a started service listens on it)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if rabbit_manager.get_queue(vhost, queue_name).get("consumers", 0) > 0:
+                return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing consumes {queue_name} in vhost {vhost} after {timeout} s")
+
+
+@pytest.fixture
+def service_process(service_config):
+    """``service_process("intake.service", FAULT_CRASH_AT=...)`` starts a service process; all are killed after."""
+    procs: list[ServiceProcess] = []
+
+    def start(module: str, **extra_env: str) -> ServiceProcess:
+        proc = ServiceProcess(module, service_config, extra_env).start()
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
