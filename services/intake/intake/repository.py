@@ -62,6 +62,7 @@ class DemandRepository:
         """Create or update a township with its villages and catalogue (idempotent: the demo loader reruns it)."""
         tid = township["id"]
         self.townships.replace_one({"_id": tid}, {"_id": tid, **township}, upsert=True)
+        self.counters.update_one({"_id": f"cases:{tid}"}, {"$setOnInsert": {"seq": 0, "day": {}}}, upsert=True)
         for coll, items in ((self.villages, villages), (self.categories, categories)):
             for item in items:
                 coll.replace_one({"_id": f"{tid}:{item['code']}"},
@@ -95,11 +96,17 @@ class DemandRepository:
     # cases ----------------------------------------------------------------------------------------------
     def next_numbers(self, township_id: str, local_day: str) -> tuple[int, int]:
         """Allocate ``(seq, day_seq)``: the township-wide sequence and the sequence within the local day."""
-        doc = self.counters.find_one_and_update(
-            {"_id": f"cases:{township_id}"},
-            {"$inc": {"seq": 1, f"day.{local_day}": 1}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        return doc["seq"], doc["day"][local_day]
+        for _ in range(5):
+            try:
+                doc = self.counters.find_one_and_update(
+                    {"_id": f"cases:{township_id}"},
+                    {"$inc": {"seq": 1, f"day.{local_day}": 1}},
+                    upsert=True, return_document=ReturnDocument.AFTER)
+            except DuplicateKeyError:  # two first-ever upserts raced; the counter exists now
+                continue
+            if doc is not None:  # the compatible server answers None to the loser of that race
+                return doc["seq"], doc["day"][local_day]
+        raise RuntimeError(f"could not allocate a case number for {township_id}")
 
     def last_seq(self, township_id: str) -> int:
         doc = self.counters.find_one({"_id": f"cases:{township_id}"}, {"seq": 1})

@@ -146,3 +146,12 @@ def test_events_pushed_during_publish_stay_pending(repo):
     repo.cases.update_one({"_id": case["_id"]}, outbox.push({}, [extra], T0))
     outbox.flush(repo.outbox, stored, lambda e: None)
     assert [e["id"] for e in repo.get_case("qingshui", case["_id"])["outbox"]] == ["later"]
+
+
+def test_concurrent_numbering_of_a_fresh_township_gives_distinct_numbers(repo):
+    import eventlet
+
+    pool = eventlet.GreenPool(20)
+    numbers = list(pool.imap(lambda _: repo.next_numbers("brand-new", "20261129"), range(40)))
+    assert sorted(seq for seq, _ in numbers) == list(range(1, 41))
+    assert sorted(day for _, day in numbers) == list(range(1, 41))
