@@ -24,11 +24,40 @@ def repo(mongo_client, db_prefix):
 
 
 @pytest.fixture
-def stack(runner_factory, service_config, repo):
-    """intake and gateway running in this process on the real RabbitMQ and MongoDB, demo county loaded."""
+def dispatch_repo(mongo_client, db_prefix):
+    """Dispatch's repository on this test's own database, with the demo actors and rules loaded."""
+    import yaml
+
+    from dispatch.demo import DEFAULT_ACTORS, DEFAULT_COUNTY, load_dispatch_data
+    from dispatch.repository import DispatchRepository
+
+    repository = DispatchRepository(mongo_client[f"{db_prefix}_dispatch"])
+    repository.ensure_indexes()
+    load_dispatch_data(repository, yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8")),
+                       yaml.safe_load(DEFAULT_ACTORS.read_text(encoding="utf-8")))
+    return repository
+
+
+@pytest.fixture
+def dispatch_clock():
+    """The clock the dispatch service runs on in ``stack``: tests move it to reach deadlines."""
+    from township_shared.clock import FixedClock
+
+    return FixedClock()
+
+
+@pytest.fixture
+def stack(runner_factory, service_config, repo, dispatch_repo, dispatch_clock):
+    """intake, dispatch and gateway in this process on the real RabbitMQ and MongoDB, demo county loaded;
+    dispatch runs on ``dispatch_clock``."""
+    from nameko.testing.services import replace_dependencies
+    from nameko.testing.utils import get_container
+
+    from dispatch.service import DispatchService
     from gateway.service import GatewayService
     from intake.service import IntakeService
 
-    runner = runner_factory(service_config, IntakeService, GatewayService)
+    runner = runner_factory(service_config, IntakeService, DispatchService, GatewayService)
+    replace_dependencies(get_container(runner, DispatchService), clock=dispatch_clock)
     runner.start()
     return runner

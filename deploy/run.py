@@ -14,7 +14,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-SERVICES = ["intake.service", "gateway.service"]
+SERVICES = ["intake.service", "dispatch.service", "gateway.service"]
 
 
 def sh(*cmd: str) -> None:
@@ -43,7 +43,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        sh(str(VENV_BIN / "python"), "-m", "intake.demo", str(ROOT / "deploy" / "demo" / "county.yaml"))
+        for loader in ("intake.demo", "dispatch.demo"):
+            sh(str(VENV_BIN / "python"), "-m", loader)
         for module in SERVICES:
             procs.append(subprocess.Popen(
                 [str(VENV_BIN / "nameko"), "run", "--config", os.environ["CONFIG"], module], cwd=ROOT))

@@ -31,6 +31,11 @@ class ValidationFailed(ServiceError):
         super().__init__(message, fields=fields)
 
 
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
@@ -51,7 +56,7 @@ class UnsupportedMediaType(ServiceError):
     code = "unsupported_media_type"
 
 
-EXPECTED = (ValidationFailed, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType, ServiceError)
+EXPECTED = (ValidationFailed, Forbidden, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType, ServiceError)
 _BY_NAME = {cls.__name__: cls for cls in EXPECTED}
 
 

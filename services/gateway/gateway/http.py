@@ -7,19 +7,22 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from typing import Any, Callable
 
 from marshmallow import ValidationError
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Request, Response
 
-from township_shared.errors import (PayloadTooLarge, ServiceError, UnsupportedMediaType, ValidationFailed,
+from township_shared.errors import (Forbidden, PayloadTooLarge, ServiceError, UnsupportedMediaType, ValidationFailed,
                                     flatten_messages, from_remote)
 from township_shared.schemas.common import CODE
 
 log = logging.getLogger(__name__)
 
 TOWNSHIP_HEADER = "X-Township-Id"
+ACTOR_HEADER = "X-Actor-Id"
+ACTOR_PATTERN = re.compile(r"^(unit|party_member|volunteer|social_org):[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -70,6 +73,29 @@ def read_json(request: Request, max_bytes: int) -> Any:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationFailed({"_body": [f"not valid JSON: {exc}"]}, "The body is not valid JSON.") from None
+
+
+def read_json_or_empty(request: Request, max_bytes: int) -> Any:
+    """Like :func:`read_json`, but a command without a body (``POST .../sign``) is an empty object."""
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return {}
+    return read_json(request, max_bytes)
+
+
+def actor_of(request: Request) -> str:
+    """Who acts: ``X-Actor-Id`` is ``office`` or ``<kind>:<id>`` (``unit:water_station``). Trusted until the
+    roles issue binds it to a token; required on every task and case route."""
+    actor = request.headers.get(ACTOR_HEADER, "").strip()
+    if actor == "office" or ACTOR_PATTERN.match(actor):
+        return actor
+    raise ValidationFailed({ACTOR_HEADER: ["required: office or <kind>:<id>, e.g. unit:water_station"]})
+
+
+def office_of(request: Request) -> str:
+    actor = actor_of(request)
+    if actor != "office":
+        raise Forbidden("only the coordination office may do this", actor=actor)
+    return actor
 
 
 def load(schema, data: Any) -> Any:

@@ -11,9 +11,12 @@ from township_shared.errors import NotFound, ValidationFailed
 from township_shared.schemas.demands import DemandSubmissionSchema
 
 from .dependencies import HealthProbe
-from .http import api, json_response, load, query_args, read_json, township_of
+from .http import (actor_of, api, json_response, load, office_of, query_args, read_json, read_json_or_empty,
+                   township_of)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+TASK_COMMANDS = {"sign": "sign", "return": "return", "start": "start", "extension-request": "request_extension",
+                 "extension-decision": "decide_extension", "complete": "complete"}
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -22,6 +25,7 @@ class GatewayService:
 
     config = Config()
     intake = RpcProxy("intake")
+    dispatch = RpcProxy("dispatch")
     health_probe = HealthProbe()
 
     def _township(self, request):
@@ -72,6 +76,84 @@ class GatewayService:
     @api
     def list_categories(self, request):
         return json_response(200, {"items": self.intake.list_categories(self._township(request))})
+
+    def _body(self, request):
+        return read_json_or_empty(request, int(self.config.get("MAX_BODY_BYTES", 65536)))
+
+    # tasks: each actor sees and acts on its own -----------------------------------------------------------------
+    @http("GET", "/api/v1/tasks")
+    @api
+    def list_tasks(self, request):
+        items = self.dispatch.list_tasks(self._township(request), actor_of(request), query_args(request))
+        return json_response(200, {"items": items})
+
+    @http("POST", "/api/v1/tasks/<string:task_id>/<string:command>")
+    @api
+    def act_on_task(self, request, task_id, command):
+        command = TASK_COMMANDS.get(command)
+        if command is None:
+            raise NotFound("no such task command", allowed=sorted(TASK_COMMANDS))
+        actor = office_of(request) if command == "decide_extension" else actor_of(request)
+        task = self.dispatch.act_on_task(self._township(request), actor, task_id, command, self._body(request))
+        return json_response(200, task)
+
+    # cases: the office routes, closes and whistles; actors see the cases they work on ------------------------
+    @http("GET", "/api/v1/cases/<string:case_id>")
+    @api
+    def get_case(self, request, case_id):
+        return json_response(200, self.dispatch.get_case(self._township(request), actor_of(request), case_id))
+
+    @http("GET", "/api/v1/triage")
+    @api
+    def list_triage(self, request):
+        office_of(request)
+        return json_response(200, {"items": self.dispatch.list_triage(self._township(request))})
+
+    @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
+    @api
+    def case_command(self, request, case_id, command):
+        township = self._township(request)
+        if command == "whistle-report":
+            return json_response(200, self.dispatch.report_to_whistle(township, case_id, actor_of(request)))
+        if command not in ("route", "close", "whistle"):
+            raise NotFound("no such case command", allowed=["close", "route", "whistle", "whistle-report"])
+        office_of(request)
+        body = self._body(request)
+        method = {"route": self.dispatch.route_case, "close": self.dispatch.close_case,
+                  "whistle": self.dispatch.whistle_case}[command]
+        return json_response(200, method(township, case_id, body))
+
+    # actors registry ---------------------------------------------------------------------------------------------
+    @http("GET", "/api/v1/actors")
+    @api
+    def list_actors(self, request):
+        return json_response(200, {"items": self.dispatch.list_actors(self._township(request), query_args(request))})
+
+    @http("POST", "/api/v1/actors")
+    @api
+    def create_actor(self, request):
+        office_of(request)
+        actor = self.dispatch.create_actor(self._township(request), self._body(request))
+        return json_response(201, actor, {"Location": f"/api/v1/actors/{actor['kind']}/{actor['id']}"})
+
+    @http("GET", "/api/v1/actors/<string:kind>/<string:actor_id>")
+    @api
+    def get_actor(self, request, kind, actor_id):
+        return json_response(200, self.dispatch.get_actor(self._township(request), kind, actor_id))
+
+    @http("PATCH", "/api/v1/actors/<string:kind>/<string:actor_id>")
+    @api
+    def update_actor(self, request, kind, actor_id):
+        office_of(request)
+        changes = self._body(request)
+        return json_response(200, self.dispatch.update_actor(self._township(request), kind, actor_id, changes))
+
+    @http("POST", "/api/v1/actors/<string:kind>/<string:actor_id>/deactivate")
+    @api
+    def deactivate_actor(self, request, kind, actor_id):
+        office_of(request)
+        return json_response(200, self.dispatch.update_actor(self._township(request), kind, actor_id,
+                                                             {"active": False}))
 
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
     @api

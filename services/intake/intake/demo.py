@@ -20,7 +20,7 @@ DEFAULT_COUNTY = REPO_ROOT / "deploy" / "demo" / "county.yaml"
 
 
 def default_catalogue() -> list[dict[str, Any]]:
-    text = resources.files("intake").joinpath("data/categories.yaml").read_text(encoding="utf-8")
+    text = resources.files("township_shared").joinpath("data/categories.yaml").read_text(encoding="utf-8")
     return CategorySchema(many=True).load(yaml.safe_load(text))
 
 

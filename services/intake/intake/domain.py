@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping
+
+from township_shared.privacy import mask_phone, normalise_phone  # noqa: F401  (part of intake's rules)
 
 DUPLICATE_WINDOW = timedelta(hours=72)
 DUPLICATE_RADIUS_M = 200.0
@@ -50,22 +51,6 @@ def resolve_urgency(submission: Mapping[str, Any], ref: ReferenceData) -> str:
     if submission.get("urgency"):
         return submission["urgency"]
     return ref.category_urgency.get(submission.get("category") or "", "general")
-
-
-def normalise_phone(phone: str) -> str:
-    """Digits only, without the +86 country prefix, so '+86 138-0000-1234' matches '13800001234'."""
-    digits = re.sub(r"\D", "", phone)
-    if digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits
-
-
-def mask_phone(phone: str) -> str:
-    """Keep the first three and last four digits: ``13812345678`` -> ``138****5678``."""
-    digits = normalise_phone(phone)
-    if len(digits) <= 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
 def distance_m(a: Mapping[str, float], b: Mapping[str, float]) -> float:

@@ -23,6 +23,8 @@ class CategorySchema(StrictSchema):
     handling_days = fields.Integer(required=True, validate=validate.Range(min=1, max=60),
                                    metadata={"description": "handling limit in working days"})
     keywords = fields.List(fields.String(), load_default=list)
+    community_service = fields.Boolean(load_default=False, metadata={
+        "description": "may go to a double check-in Party member or volunteer of the same village"})
 
 
 class TownshipSchema(StrictSchema):

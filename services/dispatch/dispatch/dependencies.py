@@ -1,0 +1,47 @@
+"""Dependencies of the dispatch service: its repository, clock, and routing policy from config."""
+from datetime import timedelta
+
+from nameko.extensions import DependencyProvider
+
+from township_shared.clock import SystemClock
+from township_shared.mongo import MongoRepository
+
+from .calendar import WorkCalendar
+from .domain import Policy
+from .repository import DispatchRepository
+
+
+def CaseStore():
+    return MongoRepository(DispatchRepository, database="dispatch")
+
+
+class Clock(DependencyProvider):
+    """The system clock; tests swap it for a ``FixedClock``."""
+
+    def setup(self):
+        self.clock = SystemClock()
+
+    def get_dependency(self, worker_ctx):
+        return self.clock
+
+
+def policy_from_config(config) -> Policy:
+    return Policy(
+        sign_minutes={"emergency": int(config.get("SIGN_MINUTES_EMERGENCY", 60)),
+                      "utilities": int(config.get("SIGN_MINUTES_UTILITIES", 120)),
+                      "general": int(config.get("SIGN_MINUTES_GENERAL", 1440))},
+        reminder_fraction=float(config.get("REMINDER_FRACTION", 0.25)),
+        escalation_grace=timedelta(hours=float(config.get("ESCALATION_GRACE_HOURS", 24))),
+        whistle_report=timedelta(minutes=float(config.get("WHISTLE_REPORT_MINUTES", 30))),
+    )
+
+
+class Routing(DependencyProvider):
+    """The deadline policy (config) and the working-day calendar (package data: holidays, adjusted days)."""
+
+    def setup(self):
+        self.policy = policy_from_config(self.container.config)
+        self.calendar = WorkCalendar.default()
+
+    def get_dependency(self, worker_ctx):
+        return self

@@ -1,0 +1,362 @@
+"""Dispatch rules as plain functions over a case document (a dict), the aggregate that holds its tasks.
+
+A case and all its tasks live in one document so every command is one atomic, versioned write, and the events
+it produces ride in the same write (outbox). Functions here mutate the case they are given and return the events
+as ``(schema_cls, payload)`` pairs; they never do I/O.
+
+Task lifecycle (12345 practice)::
+
+    assigned --sign--> signed --start--> in_progress --complete--> completed
+       |                 |  \\--complete--> completed      |
+       |                 \\--request_extension--> extension_requested <--/
+       |                                          --decide_extension--> in_progress (deadline moved if approved)
+       \\--return (reason)--> returned      (office re-routing or closing cancels open tasks: cancelled)
+
+First receiver leads (首接负责制): when the lead returns a multi-unit case, the co-handler that signed first becomes
+the lead instead of the case going back to triage.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping, Sequence
+
+from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.schemas import dispatch as ev
+
+OPEN_TASK_STATES = ("assigned", "signed", "in_progress", "extension_requested")
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "assigned": {"sign": "signed", "return": "returned"},
+    "signed": {"start": "in_progress", "request_extension": "extension_requested", "complete": "completed"},
+    "in_progress": {"request_extension": "extension_requested", "complete": "completed"},
+    "extension_requested": {"decide_extension": "in_progress"},
+}
+OFFICE = "office"
+OFFICE_COMMANDS = {"decide_extension"}
+WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Events = list[tuple[type, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Deadlines and chasing, all configurable (config.yaml)."""
+
+    sign_minutes: Mapping[str, int] = field(default_factory=lambda: {"emergency": 60, "utilities": 120,
+                                                                     "general": 1440})
+    reminder_fraction: float = 0.25
+    escalation_grace: timedelta = timedelta(hours=24)
+    whistle_report: timedelta = timedelta(minutes=30)
+
+
+def actor_key(ref: Mapping[str, str]) -> str:
+    return f"{ref['kind']}:{ref['id']}"
+
+
+def parse_actor_key(key: str) -> dict[str, str]:
+    kind, _, ident = key.partition(":")
+    return {"kind": kind, "id": ident}
+
+
+# ---- routing -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    lead: dict[str, str]
+    co_handlers: list[dict[str, str]]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Triage:
+    reason: str
+    candidates: tuple[str, ...] = ()
+
+
+def match_rules(rules: Iterable[Mapping[str, Any]], category: str, village: str) -> Route | Triage:
+    """Apply the responsibility list: rules naming the village beat ``*`` rules; among the most specific, one
+    lead routes, several different leads are ambiguous (triage), none is triage."""
+    specific, general = [], []
+    for rule in rules:
+        if rule["category"] != category:
+            continue
+        if village in rule["villages"]:
+            specific.append(rule)
+        elif "*" in rule["villages"]:
+            general.append(rule)
+    best = specific or general
+    if not best:
+        return Triage(f"no responsibility rule for {category} in {village}")
+    leads = sorted({r["lead"] for r in best})
+    if len(leads) > 1:
+        return Triage(f"ambiguous: {len(leads)} rules lead {category} in {village}",
+                      tuple(f"unit:{lead}" for lead in leads))
+    co = sorted({c for r in best for c in r.get("co_handlers", []) if c != leads[0]})
+    return Route({"kind": "unit", "id": leads[0]}, [{"kind": "unit", "id": c} for c in co],
+                 f"responsibility list: {category} in {'village ' + village if specific else 'every village'}")
+
+
+def community_candidates(members: Iterable[Mapping[str, Any]], category: str, village: str,
+                         local_weekday: int) -> list[dict[str, Any]]:
+    """Party members, then volunteers, of the case's village who have the skill, are available today and are
+    under their open-task limit, least loaded first. The caller reserves one atomically (limits are hard)."""
+    day = WEEKDAY_CODES[local_weekday]
+    fit = [dict(m) for m in members
+           if m.get("active", True) and m["kind"] in ("party_member", "volunteer")
+           and m.get("home_village") == village and category in m.get("skills", ())
+           and day in m.get("availability", ()) and m.get("open_tasks", 0) < (m.get("open_task_limit") or 0)]
+    return sorted(fit, key=lambda m: (m["kind"] != "party_member",
+                                      m.get("open_tasks", 0) / max(1, m.get("open_task_limit") or 1),
+                                      m.get("open_tasks", 0), m["id"]))
+
+
+# ---- assignment ----------------------------------------------------------------------------------------------
+def _history(case: dict[str, Any], now: datetime, who: str, what: str, why: str | None = None,
+             task_id: str | None = None) -> None:
+    case.setdefault("history", []).append({"at": now, "who": who, "what": what, "why": why, "task_id": task_id})
+
+
+def _task_fact(case: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+    return {"case_id": case["_id"], "task_id": task["id"], "assignee": task["assignee"], "role": task["role"],
+            "category": case.get("category"), "village": case["village"]}
+
+
+def open_tasks(case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in case.get("tasks", []) if t["status"] in OPEN_TASK_STATES]
+
+
+def to_triage(case: dict[str, Any], now: datetime, reason: str, candidates: Sequence[str] = (),
+              who: str = "system") -> Events:
+    case["status"] = "triage"
+    case["triage"] = {"reason": reason, "candidates": list(candidates), "since": now}
+    _history(case, now, who, "queued for triage", reason)
+    return [(ev.CaseTriagedV1, {"case_id": case["_id"], "case_number": case["case_number"], "reason": reason,
+                                "candidates": list(candidates)})]
+
+
+def assign(case: dict[str, Any], route: Route, now: datetime, policy: Policy, handling_deadline: datetime,
+           by: str, classified_by: str) -> Events:
+    """Give the case new tasks: one lead and its co-handlers. Open tasks from an earlier routing are cancelled."""
+    if case["status"] == "closed":
+        raise Conflict("cannot route a closed case", status="closed", allowed=[])
+    events: Events = []
+    for task in open_tasks(case):
+        task["status"] = "cancelled"
+        _history(case, now, by, "task cancelled by re-routing", route.reason, task["id"])
+    case["status"] = "dispatched"
+    case.pop("triage", None)
+    sign_deadline = now + timedelta(minutes=policy.sign_minutes[case["urgency"]])
+    tasks = case.setdefault("tasks", [])
+    for role, ref in [("lead", route.lead)] + [("co_handler", c) for c in route.co_handlers]:
+        task = {"id": f"{case['_id']}.{len(tasks) + 1}", "assignee": dict(ref), "assignee_key": actor_key(ref),
+                "role": role, "status": "assigned", "assigned_at": now, "sign_deadline": sign_deadline,
+                "handling_deadline": handling_deadline, "alarms": []}
+        tasks.append(task)
+        _history(case, now, by, f"assigned to {task['assignee_key']} as {role}", route.reason, task["id"])
+        events.append((ev.TaskAssignedV1, {**_task_fact(case, task), "urgency": case["urgency"],
+                                           "assigned_at": now, "sign_deadline": sign_deadline,
+                                           "handling_deadline": handling_deadline}))
+    events.insert(0, (ev.CaseRoutedV1, {"case_id": case["_id"], "case_number": case["case_number"],
+                                        "category": case["category"], "village": case["village"],
+                                        "lead": route.lead, "co_handlers": route.co_handlers, "by": by,
+                                        "reason": route.reason, "classified_by": classified_by}))
+    refresh(case, policy)
+    return events
+
+
+# ---- task commands -------------------------------------------------------------------------------------------
+def find_task(case: Mapping[str, Any], task_id: str) -> dict[str, Any]:
+    for task in case.get("tasks", []):
+        if task["id"] == task_id:
+            return task
+    raise NotFound(f"no task {task_id!r}", id=task_id)
+
+
+def allowed_commands(task: Mapping[str, Any]) -> list[str]:
+    return sorted(TRANSITIONS.get(task["status"], {}))
+
+
+def act(case: dict[str, Any], task_id: str, actor: str, command: str, args: Mapping[str, Any], now: datetime,
+        policy: Policy) -> Events:
+    """Run a task command for ``actor`` (``<kind>:<id>``, or ``office`` for office decisions).
+
+    A task belongs to its assignee: anybody else gets NotFound (no leak of other units' work). A command the
+    task's state does not allow is a Conflict listing the allowed ones."""
+    task = find_task(case, task_id)
+    if command in OFFICE_COMMANDS:
+        if actor != OFFICE:
+            raise NotFound(f"no task {task_id!r} for {actor}", id=task_id)
+    elif task["assignee_key"] != actor:
+        raise NotFound(f"no task {task_id!r} for {actor}", id=task_id)
+    target = TRANSITIONS.get(task["status"], {}).get(command)
+    if target is None:
+        raise Conflict(f"cannot {command} a task that is {task['status']}", status=task["status"],
+                       allowed=allowed_commands(task))
+    fact = _task_fact(case, task)
+    events: Events = []
+    if command == "sign":
+        within = now <= task["sign_deadline"]
+        task.update(status=target, signed_at=now, signed_within_deadline=within)
+        if task["role"] == "lead":
+            case["status"] = "in_progress"
+        _history(case, now, actor, "signed", args.get("note"), task_id)
+        events.append((ev.TaskSignedV1, {**fact, "signed_at": now, "within_deadline": within, "lead_now": False}))
+    elif command == "return":
+        task.update(status=target, returned_at=now, return_reason=args["reason"])
+        case["returns"] = case.get("returns", 0) + 1
+        _history(case, now, actor, "returned", args["reason"], task_id)
+        events.append((ev.TaskReturnedV1, {**fact, "reason": args["reason"], "returns": case["returns"]}))
+        if task["role"] == "lead":
+            events.extend(_after_lead_returned(case, task, now))
+        if case["returns"] == 2:
+            events.extend(escalate(case, now, "returned_twice", f"returned {case['returns']} times"))
+    elif command == "start":
+        task["status"] = target
+        _history(case, now, actor, "started", args.get("note"), task_id)
+    elif command == "request_extension":
+        if now >= task["handling_deadline"]:
+            raise Conflict("an extension must be requested before the handling deadline",
+                           status=task["status"], allowed=["complete"])
+        if args["until"] <= task["handling_deadline"]:
+            raise ValidationFailed({"until": ["must be after the current handling deadline "
+                                              f"{task['handling_deadline'].isoformat()}"]})
+        task.update(status=target, extension={"requested_at": now, "until": args["until"],
+                                              "reason": args["reason"]})
+        _history(case, now, actor, f"extension requested until {args['until'].isoformat()}", args["reason"],
+                 task_id)
+        events.append((ev.TaskExtensionRequestedV1, {**fact, "until": args["until"], "reason": args["reason"]}))
+    elif command == "decide_extension":
+        ext = task["extension"]
+        ext.update(decided_at=now, approved=args["approved"], decision_reason=args["reason"])
+        if args["approved"]:
+            task["handling_deadline"] = ext["until"]
+            task["alarms"] = [a for a in task.get("alarms", []) if not a.startswith("handling")]
+        task["status"] = target
+        _history(case, now, actor, "extension " + ("approved" if args["approved"] else "refused"), args["reason"],
+                 task_id)
+        events.append((ev.TaskExtensionDecidedV1, {**fact, "approved": args["approved"],
+                                                   "handling_deadline": task["handling_deadline"],
+                                                   "reason": args["reason"]}))
+    elif command == "complete":
+        on_time = now <= task["handling_deadline"]
+        task.update(status=target, completed_at=now, reply=args["reply"],
+                    reply_attachments=list(args.get("attachments") or []), completed_on_time=on_time)
+        if task["role"] == "lead":
+            case["status"] = "completed"
+        _history(case, now, actor, "completed", args["reply"], task_id)
+        events.append((ev.TaskCompletedV1, {**fact, "reply": args["reply"],
+                                            "attachments": task["reply_attachments"], "completed_at": now,
+                                            "on_time": on_time}))
+    refresh(case, policy)
+    return events
+
+
+def _after_lead_returned(case: dict[str, Any], task: dict[str, Any], now: datetime) -> Events:
+    signed = sorted((t for t in open_tasks(case) if t.get("signed_at")), key=lambda t: t["signed_at"])
+    if signed:
+        heir = signed[0]
+        heir["role"] = "lead"
+        case["status"] = "in_progress"
+        _history(case, now, "system", f"{heir['assignee_key']} leads: first receiver among the co-handlers",
+                 "lead returned the task", heir["id"])
+        return []
+    for other in open_tasks(case):
+        other["status"] = "cancelled"
+        _history(case, now, "system", "task cancelled: case back to triage", "lead returned", other["id"])
+    return to_triage(case, now, f"returned by {task['assignee_key']}: {task['return_reason']}")
+
+
+# ---- office commands -----------------------------------------------------------------------------------------
+def close(case: dict[str, Any], outcome: str, reason: str, by: str, now: datetime, policy: Policy) -> Events:
+    if case["status"] == "closed":
+        raise Conflict("the case is already closed", status="closed", allowed=[])
+    for task in open_tasks(case):
+        task["status"] = "cancelled"
+        _history(case, now, by, "task cancelled: case closed", reason, task["id"])
+    case.update(status="closed", closed={"at": now, "outcome": outcome, "reason": reason, "by": by})
+    case.pop("triage", None)
+    _history(case, now, by, f"closed ({outcome})", reason)
+    refresh(case, policy)
+    return [(ev.CaseClosedV1, {"case_id": case["_id"], "outcome": outcome, "reason": reason, "by": by})]
+
+
+def escalate(case: dict[str, Any], now: datetime, reason: str, detail: str,
+             units: Sequence[Mapping[str, str]] = ()) -> Events:
+    case.setdefault("escalations", []).append({"at": now, "reason": reason, "detail": detail})
+    _history(case, now, "system", f"escalated ({reason})", detail)
+    return [(ev.CaseEscalatedV1, {"case_id": case["_id"], "case_number": case["case_number"], "reason": reason,
+                                  "detail": detail, "units": [dict(u) for u in units]})]
+
+
+def whistle(case: dict[str, Any], units: Sequence[Mapping[str, str]], reason: str, now: datetime,
+            policy: Policy) -> Events:
+    """吹哨: the township summons units to the case; each must report (报到) within ``policy.whistle_report``."""
+    if case["status"] == "closed":
+        raise Conflict("cannot whistle a closed case", status="closed", allowed=[])
+    deadline = now + policy.whistle_report
+    case["whistle"] = {"at": now, "reason": reason, "report_deadline": deadline,
+                       "units": [{"unit": dict(u), "key": actor_key(u), "reported_at": None, "on_time": None}
+                                 for u in units]}
+    _history(case, now, OFFICE, "whistle: " + ", ".join(actor_key(u) for u in units), reason)
+    return escalate(case, now, "whistle", reason, units)
+
+
+def report(case: dict[str, Any], actor: str, now: datetime) -> dict[str, Any]:
+    """A summoned unit reports (报到). Returns its entry, with ``on_time``."""
+    summons = case.get("whistle")
+    entry = next((u for u in (summons or {}).get("units", []) if u["key"] == actor), None)
+    if entry is None:
+        raise NotFound(f"{actor} was not summoned to this case", id=case["_id"])
+    if entry["reported_at"] is not None:
+        raise Conflict("already reported", reported_at=entry["reported_at"].isoformat(), allowed=[])
+    entry["reported_at"] = now
+    entry["on_time"] = now <= summons["report_deadline"]
+    _history(case, now, actor, "reported to the whistle" + ("" if entry["on_time"] else " (late)"))
+    return entry
+
+
+# ---- deadlines -----------------------------------------------------------------------------------------------
+def _alarms_of(task: Mapping[str, Any], policy: Policy) -> list[tuple[str, datetime, str]]:
+    """The (alarm, when, deadline_kind) a task raises in its current state."""
+    if task["status"] == "assigned":
+        kind, deadline = "sign", task["sign_deadline"]
+    elif task["status"] in ("signed", "in_progress", "extension_requested"):
+        kind, deadline = "handling", task["handling_deadline"]
+    else:
+        return []
+    window = max(deadline - task["assigned_at"], timedelta(0))
+    return [(f"{kind}_reminder", deadline - window * policy.reminder_fraction, kind),
+            (f"{kind}_overdue", deadline, kind),
+            (f"{kind}_escalated", deadline + policy.escalation_grace, kind)]
+
+
+def refresh(case: dict[str, Any], policy: Policy) -> None:
+    """Recompute ``next_alarm_at`` (the earliest alarm not yet raised) and ``open_assignees`` (the index of
+    who has open work on the case)."""
+    pending = [when for task in open_tasks(case) for name, when, _ in _alarms_of(task, policy)
+               if name not in task.get("alarms", [])]
+    case["next_alarm_at"] = min(pending) if pending else None
+    case["open_assignees"] = sorted({t["assignee_key"] for t in open_tasks(case)})
+
+
+def fire_alarms(case: dict[str, Any], now: datetime, policy: Policy) -> Events:
+    """Raise every alarm due at ``now``, each once: reminder, overdue, then escalation after the grace."""
+    events: Events = []
+    for task in open_tasks(case):
+        fact = _task_fact(case, task)
+        for name, when, kind in _alarms_of(task, policy):
+            if when > now or name in task.get("alarms", []):
+                continue
+            task.setdefault("alarms", []).append(name)
+            deadline = task["sign_deadline"] if kind == "sign" else task["handling_deadline"]
+            if name.endswith("reminder"):
+                _history(case, now, "system", f"reminder: {kind} deadline {deadline.isoformat()}", None, task["id"])
+                events.append((ev.TaskReminderDueV1, {**fact, "deadline_kind": kind, "deadline": deadline}))
+            elif name.endswith("overdue"):
+                _history(case, now, "system", f"overdue: {kind} deadline passed", None, task["id"])
+                events.append((ev.TaskOverdueV1, {**fact, "deadline_kind": kind, "deadline": deadline}))
+            else:
+                events.extend(escalate(case, now, "overdue",
+                                       f"{task['assignee_key']} {kind} deadline {deadline.isoformat()} passed",
+                                       [task["assignee"]]))
+    refresh(case, policy)
+    return events

@@ -1,0 +1,307 @@
+"""Dispatch use cases as plain functions over the repository port; the nameko service only wires them."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo
+
+from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.events import Event, make_event
+from township_shared.privacy import mask_phone
+
+from . import domain
+from .calendar import WorkCalendar
+from .classify import classify
+from .repository import DispatchRepository, StaleCase
+
+SOURCE = "dispatch"
+MEMBER_KINDS = ("party_member", "volunteer")
+RETRIES = 8
+
+
+def envelopes(case: Mapping[str, Any], events: domain.Events, now: datetime) -> list[dict[str, Any]]:
+    return [make_event(schema, payload, source=SOURCE, township_id=case["township_id"], correlation_id=case["_id"],
+                       time=now) for schema, payload in events]
+
+
+def settings_or_404(repo: DispatchRepository, township_id: str) -> dict[str, Any]:
+    settings = repo.settings(township_id)
+    if settings is None:
+        raise NotFound(f"unknown township {township_id!r}", township_id=township_id)
+    return settings
+
+
+def _handling_deadline(settings: Mapping[str, Any], calendar: WorkCalendar, category: str, now: datetime):
+    days = settings["categories"].get(category, {}).get("handling_days", 13)
+    return calendar.add_working_days(now, days)
+
+
+def _route_by_rules(repo: DispatchRepository, settings: Mapping[str, Any], case: Mapping[str, Any],
+                    now: datetime) -> domain.Route | domain.Triage:
+    township, category, village = case["township_id"], case["category"], case["village"]
+    if settings["categories"].get(category, {}).get("community_service"):
+        weekday = now.astimezone(ZoneInfo(settings.get("timezone", "Asia/Shanghai"))).weekday()
+        for member in domain.community_candidates(repo.community_members(township, village), category, village,
+                                                  weekday):
+            if repo.reserve_member(township, member["kind"], member["id"]):
+                who = member.get("name") or member["id"]
+                return domain.Route({"kind": member["kind"], "id": member["id"]}, [],
+                                    f"community service: {who} of {village}, skill {category}, "
+                                    f"{member.get('open_tasks', 0)} open task(s)")
+    route = domain.match_rules(repo.rules_for(township, category), category, village)
+    if isinstance(route, domain.Route):
+        lead = repo.get_actor(township, "unit", route.lead["id"])
+        if lead is None or not lead.get("active", True):
+            return domain.Triage(f"lead unit {route.lead['id']} is missing or inactive", (f"unit:{route.lead['id']}",))
+    return route
+
+
+def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Policy, calendar: WorkCalendar,
+                   event: Event) -> dict[str, Any] | None:
+    """Turn ``demand_received`` into a routed case or a triage entry. Idempotent: the case id is the document
+    id, so a redelivered event stores nothing and returns None."""
+    p = event.payload
+    if repo.get_case(event.township_id, p["case_id"]) is not None:
+        return None
+    case: dict[str, Any] = {
+        "_id": p["case_id"], "township_id": event.township_id, "case_number": p["case_number"],
+        "channel": p["channel"], "village": p["village"], "category": p["category"], "urgency": p["urgency"],
+        "title": p["title"], "description": p["description"], "reporter": p["reporter"],
+        "location": p["location"], "attachments": p["attachments"], "received_at": p["received_at"],
+        "duplicate_of": p["duplicate_of"], "source_event": event.id, "status": "received", "tasks": [],
+        "history": [], "returns": 0, "classified_by": "reporter" if p["category"] else None,
+    }
+    settings = repo.settings(event.township_id)
+    reserved: dict[str, str] | None = None
+    if settings is None:
+        events = domain.to_triage(case, now, f"township {event.township_id} has no dispatch settings")
+    elif p["duplicate_of"]:
+        events = domain.to_triage(case, now, f"duplicate of case {p['duplicate_of']}", (p["duplicate_of"],))
+    else:
+        if case["category"] is None:
+            found = classify(f"{p['title']} {p['description']}",
+                             {code: c.get("keywords", []) for code, c in settings["categories"].items()})
+            case["category"], case["classified_by"] = found.category, "keywords" if found.category else None
+            if found.category is None:
+                reason = ("unclassified: several categories fit equally" if found.candidates
+                          else "unclassified: no keyword matched")
+                events = domain.to_triage(case, now, reason, found.candidates)
+        if case["category"] is not None:
+            route = _route_by_rules(repo, settings, case, now)
+            if isinstance(route, domain.Route):
+                if route.lead["kind"] in MEMBER_KINDS:
+                    reserved = route.lead
+                events = domain.assign(case, route, now, policy,
+                                       _handling_deadline(settings, calendar, case["category"], now),
+                                       "system", case["classified_by"])
+            else:
+                events = domain.to_triage(case, now, route.reason, route.candidates)
+    domain.refresh(case, policy)
+    if not repo.insert_case(case, envelopes(case, events, now), now):
+        if reserved:
+            repo.release_member(event.township_id, reserved["kind"], reserved["id"])
+        return None
+    return repo.get_case(event.township_id, case["_id"])
+
+
+def mutate(repo: DispatchRepository, load: Callable[[], dict[str, Any] | None], change: Callable, now: datetime,
+           missing: str) -> tuple[dict[str, Any], Any]:
+    """Load a case, apply ``change(case) -> (events, result)``, save it if unchanged meanwhile, else retry."""
+    for _ in range(RETRIES):
+        case = load()
+        if case is None:
+            raise NotFound(missing)
+        before = {t["id"]: t["status"] for t in case.get("tasks", [])}
+        events, result = change(case)
+        try:
+            saved = repo.save_case(case, envelopes(case, events, now), now)
+        except StaleCase:
+            continue
+        _release_finished_members(repo, case, before)
+        return saved, result
+    raise Conflict("the case is busy; retry", allowed=[])
+
+
+def _release_finished_members(repo: DispatchRepository, case: Mapping[str, Any], before: Mapping[str, str]):
+    for task in case.get("tasks", []):
+        was = before.get(task["id"])
+        if (task["assignee"]["kind"] in MEMBER_KINDS and was in domain.OPEN_TASK_STATES
+                and task["status"] not in domain.OPEN_TASK_STATES):
+            repo.release_member(case["township_id"], task["assignee"]["kind"], task["assignee"]["id"])
+
+
+def act_on_task(repo: DispatchRepository, now: datetime, policy: domain.Policy, township_id: str, actor: str,
+                task_id: str, command: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    settings_or_404(repo, township_id)
+
+    def change(case):
+        return domain.act(case, task_id, actor, command, args, now, policy), None
+
+    saved, _ = mutate(repo, lambda: repo.case_of_task(township_id, task_id), change, now, f"no task {task_id!r}")
+    return saved
+
+
+def route_case(repo: DispatchRepository, now: datetime, policy: domain.Policy, calendar: WorkCalendar,
+               township_id: str, case_id: str, command: Mapping[str, Any], by: str) -> dict[str, Any]:
+    """The office routes or re-routes a case by hand; the reason is kept in the history and the event."""
+    settings = settings_or_404(repo, township_id)
+    lead = domain.parse_actor_key(command["lead"])
+    co = [domain.parse_actor_key(k) for k in command["co_handlers"] if k != command["lead"]]
+    errors: dict[str, list[str]] = {}
+    for field, ref in [("lead", lead)] + [(f"co_handlers.{i}", c) for i, c in enumerate(co)]:
+        actor = repo.get_actor(township_id, ref["kind"], ref["id"])
+        if actor is None or not actor.get("active", True):
+            errors[field] = [f"no active actor {domain.actor_key(ref)} in township {township_id}"]
+    if command.get("category") and command["category"] not in settings["categories"]:
+        errors["category"] = [f"unknown category {command['category']!r}"]
+    if errors:
+        raise ValidationFailed(errors)
+    if lead["kind"] in MEMBER_KINDS and not repo.reserve_member(township_id, lead["kind"], lead["id"]):
+        raise Conflict(f"{command['lead']} is at its open-task limit", allowed=[])
+
+    def change(case):
+        category = command.get("category") or case.get("category")
+        if not category:
+            raise ValidationFailed({"category": ["the case has no category yet; give one"]})
+        if command.get("category"):
+            case["category"], case["classified_by"] = command["category"], "office"
+        route = domain.Route(lead, co, command["reason"])
+        deadline = _handling_deadline(settings, calendar, category, now)
+        return domain.assign(case, route, now, policy, deadline, by, case.get("classified_by") or "office"), None
+
+    try:
+        saved, _ = mutate(repo, lambda: repo.get_case(township_id, case_id), change, now, f"no case {case_id!r}")
+    except Exception:
+        if lead["kind"] in MEMBER_KINDS:
+            repo.release_member(township_id, lead["kind"], lead["id"])
+        raise
+    return saved
+
+
+def close_case(repo, now, policy, township_id, case_id, command, by) -> dict[str, Any]:
+    settings_or_404(repo, township_id)
+    saved, _ = mutate(repo, lambda: repo.get_case(township_id, case_id),
+                      lambda case: (domain.close(case, command["outcome"], command["reason"], by, now, policy), None),
+                      now, f"no case {case_id!r}")
+    return saved
+
+
+def whistle_case(repo, now, policy, township_id, case_id, command) -> dict[str, Any]:
+    settings_or_404(repo, township_id)
+    units = [domain.parse_actor_key(k) for k in dict.fromkeys(command["units"])]
+    errors = {f"units.{i}": [f"no active unit {domain.actor_key(u)}"] for i, u in enumerate(units)
+              if u["kind"] != "unit" or not (repo.get_actor(township_id, "unit", u["id"]) or {}).get("active")}
+    if errors:
+        raise ValidationFailed(errors)
+    saved, _ = mutate(repo, lambda: repo.get_case(township_id, case_id),
+                      lambda case: (domain.whistle(case, units, command["reason"], now, policy), None),
+                      now, f"no case {case_id!r}")
+    return saved
+
+
+def report_to_whistle(repo, now, township_id, case_id, actor) -> dict[str, Any]:
+    settings_or_404(repo, township_id)
+    _, entry = mutate(repo, lambda: repo.get_case(township_id, case_id),
+                      lambda case: ([], domain.report(case, actor, now)), now, f"no case {case_id!r}")
+    return entry
+
+
+def fire_due_alarms(repo: DispatchRepository, now: datetime, policy: domain.Policy,
+                    limit: int = 200) -> list[dict[str, Any]]:
+    """Raise every reminder, overdue notice and escalation due by ``now``; returns the cases that raised any
+    (saved, their events pending in the outbox)."""
+    changed = []
+    for due in repo.due_alarms(now, limit):
+        try:
+            saved, count = mutate(repo, lambda d=due: repo.get_case(d["township_id"], d["_id"]),
+                                  lambda case: _fired(domain.fire_alarms(case, now, policy)), now, "gone")
+        except (Conflict, NotFound):
+            continue
+        if count:
+            changed.append(saved)
+    return changed
+
+
+def _fired(events: domain.Events) -> tuple[domain.Events, int]:
+    return events, len(events)
+
+
+def tasks_of(repo: DispatchRepository, township_id: str, actor: str, status: str | None, limit: int) -> list[dict]:
+    """The actor's own tasks (each with its case's summary), newest assignment first."""
+    settings_or_404(repo, township_id)
+    open_only = status in (None, "open")
+    tasks = []
+    for case in repo.cases_of(township_id, actor, open_only):
+        for task in case["tasks"]:
+            if task["assignee_key"] != actor:
+                continue
+            if open_only and task["status"] not in domain.OPEN_TASK_STATES:
+                continue
+            if status not in (None, "open") and task["status"] != status:
+                continue
+            tasks.append(task_view(case, task))
+    tasks.sort(key=lambda t: t["assigned_at"], reverse=True)
+    return tasks[:limit]
+
+
+def task_view(case: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in task.items() if k not in ("alarms",)},
+            "allowed": domain.allowed_commands(task),
+            "case": {"id": case["_id"], "case_number": case["case_number"], "title": case["title"],
+                     "description": case["description"], "village": case["village"],
+                     "category": case.get("category"), "urgency": case["urgency"], "status": case["status"],
+                     "location": case.get("location"), "reporter_name": case["reporter"]["name"]}}
+
+
+def case_for(repo: DispatchRepository, township_id: str, case_id: str, actor: str) -> dict[str, Any]:
+    """The office sees every case; an actor only the cases it has (or had) a task on or was summoned to."""
+    settings_or_404(repo, township_id)
+    case = repo.get_case(township_id, case_id)
+    visible = case is not None and (actor == domain.OFFICE
+                                    or any(t["assignee_key"] == actor for t in case.get("tasks", []))
+                                    or any(u["key"] == actor for u in (case.get("whistle") or {}).get("units", [])))
+    if not visible:
+        raise NotFound(f"no case {case_id!r}", id=case_id)
+    return case
+
+
+def case_view(case: Mapping[str, Any], actor: str) -> dict[str, Any]:
+    """A case for the API: tasks with their allowed commands, the reporter's phone masked (decision 7)."""
+    view = dict(case)
+    view["reporter"] = {**case["reporter"], "phone": mask_phone(case["reporter"]["phone"])}
+    view["tasks"] = [{**t, "allowed": domain.allowed_commands(t)} for t in case.get("tasks", [])]
+    return view
+
+
+# ---- actors ------------------------------------------------------------------------------------------------
+def actor_or_404(repo: DispatchRepository, township_id: str, kind: str, actor_id: str) -> dict[str, Any]:
+    settings_or_404(repo, township_id)
+    actor = repo.get_actor(township_id, kind, actor_id)
+    if actor is None:
+        raise NotFound(f"no {kind} {actor_id!r} in township {township_id!r}", id=actor_id)
+    return actor
+
+
+def create_actor(repo: DispatchRepository, township_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+    settings_or_404(repo, township_id)
+    if not repo.insert_actor(township_id, actor):
+        raise Conflict(f"{actor['kind']} {actor['id']!r} exists already", allowed=[])
+    return repo.get_actor(township_id, actor["kind"], actor["id"])
+
+
+def update_actor(repo: DispatchRepository, township_id: str, kind: str, actor_id: str,
+                 changes: dict[str, Any]) -> dict[str, Any]:
+    """Partial update. Deactivating (``active: false``) is how an actor leaves: actors are never deleted, so
+    the history of every task they had stays whole; an inactive actor gets no new tasks."""
+    actor_or_404(repo, township_id, kind, actor_id)
+    if not changes:
+        raise ValidationFailed({"_schema": ["nothing to change"]})
+    return repo.update_actor(township_id, kind, actor_id, changes)
+
+
+def list_actors(repo: DispatchRepository, township_id: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    settings_or_404(repo, township_id)
+    actors = repo.list_actors(township_id, query.get("kind"), query.get("village"))
+    if "active" in query:
+        actors = [a for a in actors if a.get("active", True) == query["active"]]
+    return actors

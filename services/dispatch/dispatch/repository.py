@@ -1,0 +1,166 @@
+"""Dispatch's documents: cases (each holding its tasks, history and pending events), actors, the responsibility
+list, and the township settings routing needs (timezone, category catalogue).
+
+Every query filters on ``township_id`` first and runs on an index; writes to a case are conditional on its
+``rev`` so two commands on one case never overwrite each other (the loser retries or gets a 409)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Iterable
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from township_shared import outbox as outbox_lib
+from township_shared.outbox import Outbox
+
+SETTINGS_TTL_S = 30.0
+NOT_STORED = ("_id", "rev", "outbox", "outbox_since", "outbox_rev")
+OPTIONAL = ("triage", "next_alarm_at")  # absent rather than null, so sparse indexes hold only live entries
+
+
+class StaleCase(Exception):
+    """The case changed since it was read; reload and retry."""
+
+
+class DispatchRepository:
+    def __init__(self, db: Database):
+        self.db = db
+        self.cases = db["cases"]
+        self.actors = db["actors"]
+        self.rules = db["responsibilities"]
+        self.townships = db["townships"]
+        self.outbox = Outbox(self.cases)
+        self._settings: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def ensure_indexes(self) -> None:
+        c = self.cases
+        c.create_index([("township_id", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)],
+                       name="township_status_received")
+        c.create_index([("township_id", ASCENDING), ("open_assignees", ASCENDING)], name="township_open_assignee")
+        c.create_index([("township_id", ASCENDING), ("tasks.assignee_key", ASCENDING)], name="township_assignee")
+        c.create_index([("tasks.id", ASCENDING)], name="task_id")
+        c.create_index([("next_alarm_at", ASCENDING)], sparse=True, name="next_alarm")
+        self.outbox.ensure_indexes()
+        self.actors.create_index([("township_id", ASCENDING), ("kind", ASCENDING), ("home_village", ASCENDING)],
+                                 name="township_kind_village")
+        self.rules.create_index([("township_id", ASCENDING), ("category", ASCENDING)], name="township_category")
+
+    # settings and reference data ----------------------------------------------------------------------------
+    def save_township(self, township_id: str, settings: dict[str, Any]) -> None:
+        """Timezone and catalogue (code -> handling_days, keywords, community_service) of a township."""
+        self.townships.replace_one({"_id": township_id}, {"_id": township_id, **settings}, upsert=True)
+        self._settings.pop(township_id, None)
+
+    def settings(self, township_id: str) -> dict[str, Any] | None:
+        cached = self._settings.get(township_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        doc = self.townships.find_one({"_id": township_id})
+        self._settings[township_id] = (time.monotonic() + SETTINGS_TTL_S, doc)
+        return doc
+
+    def replace_rules(self, township_id: str, rules: Iterable[dict[str, Any]]) -> None:
+        self.rules.delete_many({"township_id": township_id})
+        docs = [{"township_id": township_id, **r} for r in rules]
+        if docs:
+            self.rules.insert_many(docs)
+
+    def rules_for(self, township_id: str, category: str) -> list[dict[str, Any]]:
+        return list(self.rules.find({"township_id": township_id, "category": category}, {"_id": 0}))
+
+    # actors ----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def actor_id(township_id: str, kind: str, ident: str) -> str:
+        return f"{township_id}:{kind}:{ident}"
+
+    def insert_actor(self, township_id: str, actor: dict[str, Any]) -> bool:
+        try:
+            self.actors.insert_one({"_id": self.actor_id(township_id, actor["kind"], actor["id"]),
+                                    "township_id": township_id, "open_tasks": 0, **actor})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def upsert_actor(self, township_id: str, actor: dict[str, Any]) -> None:
+        """Demo loader: create or update, keeping the live ``open_tasks`` counter."""
+        self.actors.update_one({"_id": self.actor_id(township_id, actor["kind"], actor["id"])},
+                               {"$set": {"township_id": township_id, **actor}, "$setOnInsert": {"open_tasks": 0}},
+                               upsert=True)
+
+    def get_actor(self, township_id: str, kind: str, ident: str) -> dict[str, Any] | None:
+        return self.actors.find_one({"_id": self.actor_id(township_id, kind, ident)})
+
+    def update_actor(self, township_id: str, kind: str, ident: str, changes: dict[str, Any]) -> dict | None:
+        return self.actors.find_one_and_update({"_id": self.actor_id(township_id, kind, ident)}, {"$set": changes},
+                                               return_document=ReturnDocument.AFTER)
+
+    def list_actors(self, township_id: str, kind: str | None = None, village: str | None = None) -> list[dict]:
+        query: dict[str, Any] = {"township_id": township_id}
+        if kind:
+            query["kind"] = kind
+        if village:
+            query["home_village"] = village
+        return sorted(self.actors.find(query), key=lambda a: (a["kind"], a["id"]))
+
+    def community_members(self, township_id: str, village: str) -> list[dict[str, Any]]:
+        return [a for kind in ("party_member", "volunteer")
+                for a in self.actors.find({"township_id": township_id, "kind": kind, "home_village": village})]
+
+    def reserve_member(self, township_id: str, kind: str, ident: str) -> bool:
+        """Take one open-task slot of a member, only if under the limit (a hard limit under concurrency)."""
+        doc = self.actors.find_one({"_id": self.actor_id(township_id, kind, ident)}, {"open_task_limit": 1})
+        if doc is None:
+            return False
+        done = self.actors.update_one(
+            {"_id": doc["_id"], "active": True, "open_tasks": {"$lt": doc.get("open_task_limit") or 0}},
+            {"$inc": {"open_tasks": 1}})
+        return done.modified_count == 1
+
+    def release_member(self, township_id: str, kind: str, ident: str) -> None:
+        self.actors.update_one({"_id": self.actor_id(township_id, kind, ident), "open_tasks": {"$gt": 0}},
+                               {"$inc": {"open_tasks": -1}})
+
+    # cases -----------------------------------------------------------------------------------------------------
+    def insert_case(self, case: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> bool:
+        """Store a new case with its events pending; False if a case with this id exists (a redelivery)."""
+        doc = outbox_lib.attach({**{k: v for k, v in case.items() if not (k in OPTIONAL and v is None)},
+                                 "rev": 1}, events, now)
+        try:
+            self.cases.insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def get_case(self, township_id: str, case_id: str) -> dict[str, Any] | None:
+        return self.cases.find_one({"_id": case_id, "township_id": township_id})
+
+    def case_of_task(self, township_id: str, task_id: str) -> dict[str, Any] | None:
+        return self.cases.find_one({"tasks.id": task_id, "township_id": township_id})
+
+    def save_case(self, case: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+        """Write a changed case if nobody changed it since it was read (``rev``); raises :class:`StaleCase`."""
+        fields = {k: v for k, v in case.items() if k not in NOT_STORED and not (k in OPTIONAL and v is None)}
+        unset = {k: "" for k in OPTIONAL if case.get(k) is None}
+        update: dict[str, Any] = {"$set": fields, "$inc": {"rev": 1}}
+        if unset:
+            update["$unset"] = unset
+        outbox_lib.push(update, events, now)
+        saved = self.cases.find_one_and_update({"_id": case["_id"], "rev": case["rev"]}, update,
+                                               return_document=ReturnDocument.AFTER)
+        if saved is None:
+            raise StaleCase(case["_id"])
+        return saved
+
+    def triage_queue(self, township_id: str, limit: int) -> list[dict[str, Any]]:
+        return list(self.cases.find({"township_id": township_id, "status": "triage"})
+                    .sort("received_at", ASCENDING).limit(limit))
+
+    def cases_of(self, township_id: str, actor_key: str, open_only: bool) -> list[dict[str, Any]]:
+        field = "open_assignees" if open_only else "tasks.assignee_key"
+        return list(self.cases.find({"township_id": township_id, field: actor_key}))
+
+    def due_alarms(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self.cases.find({"next_alarm_at": {"$lte": now}}).limit(limit))

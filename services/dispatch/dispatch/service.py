@@ -1,0 +1,149 @@
+"""The dispatch nameko service: consumes ``demand_received``, serves task and routing commands over RPC,
+chases deadlines on a timer, and relays its outbox."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from marshmallow import ValidationError
+from nameko.dependency_providers import Config
+from nameko.events import EventDispatcher, event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from township_shared import outbox
+from township_shared.errors import EXPECTED, NotFound, ValidationFailed, flatten_messages
+from township_shared.events import load_event
+from township_shared.schemas import dispatch as s
+
+from . import domain, handlers
+from .dependencies import CaseStore, Clock, Routing
+
+log = logging.getLogger(__name__)
+COMMAND_SCHEMAS = {
+    "sign": s.NoBodySchema, "return": s.ReasonSchema, "start": s.NoBodySchema,
+    "request_extension": s.ExtensionRequestSchema, "decide_extension": s.ExtensionDecisionSchema,
+    "complete": s.CompletionSchema,
+}
+
+
+def load(schema, data):
+    try:
+        return schema.load(data if data is not None else {})
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from None
+
+
+class DispatchService:
+    name = "dispatch"
+
+    repo = CaseStore()
+    clock = Clock()
+    routing = Routing()
+    dispatch = EventDispatcher()
+    config = Config()
+
+    def _publish(self, event):
+        self.dispatch(event["type"], event)
+
+    def _flush(self, case):
+        if case and case.get("outbox"):
+            try:
+                outbox.flush(self.repo.outbox, case, self._publish)
+            except Exception:
+                log.exception("publishing events of case %s failed; the outbox sweep will retry", case["_id"])
+
+    def _view(self, case, actor):
+        return s.DispatchCaseViewSchema().dump(handlers.case_view(case, actor))
+
+    @event_handler("intake", "demand_received")
+    def receive_demand(self, body):
+        """Route a new case, or queue it for triage. Redelivered events change nothing."""
+        event = load_event(body, "demand_received")
+        case = handlers.receive_demand(self.repo, self.clock.now(), self.routing.policy, self.routing.calendar,
+                                       event)
+        self._flush(case)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def act_on_task(self, township_id, actor, task_id, command, args=None):
+        if command not in COMMAND_SCHEMAS:
+            raise NotFound(f"no task command {command!r}", allowed=sorted(COMMAND_SCHEMAS))
+        loaded = load(COMMAND_SCHEMAS[command](), args)
+        case = handlers.act_on_task(self.repo, self.clock.now(), self.routing.policy, township_id, actor, task_id,
+                                    command, loaded)
+        self._flush(case)
+        task = domain.find_task(case, task_id)
+        return s.TaskViewSchema().dump(handlers.task_view(case, task))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_tasks(self, township_id, actor, query):
+        q = load(s.TaskQuerySchema(), query)
+        tasks = handlers.tasks_of(self.repo, township_id, actor, q.get("status"), q["limit"])
+        return s.TaskViewSchema(many=True).dump(tasks)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_case(self, township_id, actor, case_id):
+        return self._view(handlers.case_for(self.repo, township_id, case_id, actor), actor)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_triage(self, township_id, limit=100):
+        handlers.settings_or_404(self.repo, township_id)
+        return [self._view(c, domain.OFFICE) for c in self.repo.triage_queue(township_id, int(limit))]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def route_case(self, township_id, case_id, command, by=domain.OFFICE):
+        case = handlers.route_case(self.repo, self.clock.now(), self.routing.policy, self.routing.calendar,
+                                   township_id, case_id, load(s.RouteCommandSchema(), command), by)
+        self._flush(case)
+        return self._view(case, domain.OFFICE)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def close_case(self, township_id, case_id, command, by=domain.OFFICE):
+        case = handlers.close_case(self.repo, self.clock.now(), self.routing.policy, township_id, case_id,
+                                   load(s.CloseCommandSchema(), command), by)
+        self._flush(case)
+        return self._view(case, domain.OFFICE)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def whistle_case(self, township_id, case_id, command):
+        case = handlers.whistle_case(self.repo, self.clock.now(), self.routing.policy, township_id, case_id,
+                                     load(s.WhistleCommandSchema(), command))
+        self._flush(case)
+        return self._view(case, domain.OFFICE)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def report_to_whistle(self, township_id, case_id, actor):
+        entry = handlers.report_to_whistle(self.repo, self.clock.now(), township_id, case_id, actor)
+        return s.WhistleUnitSchema().dump(entry)
+
+    # actors ----------------------------------------------------------------------------------------------------
+    @rpc(expected_exceptions=EXPECTED)
+    def create_actor(self, township_id, actor):
+        created = handlers.create_actor(self.repo, township_id, load(s.ActorSchema(), actor))
+        return s.ActorViewSchema().dump(created)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_actor(self, township_id, kind, actor_id, changes):
+        updated = handlers.update_actor(self.repo, township_id, kind, actor_id, load(s.ActorUpdateSchema(), changes))
+        return s.ActorViewSchema().dump(updated)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_actor(self, township_id, kind, actor_id):
+        return s.ActorViewSchema().dump(handlers.actor_or_404(self.repo, township_id, kind, actor_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_actors(self, township_id, query):
+        q = load(s.ActorQuerySchema(), query)
+        return s.ActorViewSchema(many=True).dump(handlers.list_actors(self.repo, township_id, q))
+
+    # timers ----------------------------------------------------------------------------------------------------
+    @timer(interval=2)
+    def chase_deadlines(self):
+        """Reminders before deadlines, overdue notices after them, escalation after the grace."""
+        for case in handlers.fire_due_alarms(self.repo, self.clock.now(), self.routing.policy):
+            self._flush(case)
+        self.relay_outbox()
+
+    def relay_outbox(self):
+        grace = timedelta(seconds=float(self.config.get("OUTBOX_GRACE_SECONDS", 5)))
+        outbox.sweep(self.repo.outbox, self._publish, self.clock.now(), grace)

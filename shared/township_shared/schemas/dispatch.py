@@ -1,0 +1,359 @@
+"""Schemas of the dispatch service: actors, routing commands, task commands, and its event payloads."""
+from marshmallow import fields, validate, validates_schema, ValidationError
+
+from ..events import register
+from .common import CODE, StrictSchema, URGENCIES
+from .reference import NamesSchema
+
+ACTOR_KINDS = ("unit", "party_member", "volunteer", "social_org")
+UNIT_TYPES = ("department", "village_committee")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TASK_STATES = ("assigned", "signed", "in_progress", "extension_requested", "completed", "returned", "cancelled")
+TASK_COMMANDS = ("sign", "return", "start", "request_extension", "decide_extension", "complete")
+TASK_ROLES = ("lead", "co_handler")
+DISPATCH_CASE_STATUSES = ("triage", "dispatched", "in_progress", "completed", "closed")
+ESCALATION_REASONS = ("overdue", "returned_twice", "whistle")
+CLOSE_OUTCOMES = ("resolved", "unresolved", "duplicate", "withdrawn")
+ACTOR_REF = validate.Regexp(r"^(unit|party_member|volunteer|social_org):[a-z0-9][a-z0-9_-]{0,63}$",
+                            error="must be <kind>:<id>, e.g. unit:water_station")
+
+
+class ContactSchema(StrictSchema):
+    person = fields.String(validate=validate.Length(max=100), allow_none=True)
+    phone = fields.String(validate=validate.Length(max=40), allow_none=True)
+
+
+class ActorSchema(StrictSchema):
+    """An actor who can receive tasks. Fields beyond ``kind``, ``id`` and names depend on the kind."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
+    id = fields.String(required=True, validate=CODE)
+    names = fields.Nested(NamesSchema, allow_none=True)
+    name = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
+    active = fields.Boolean(load_default=True)
+    contact = fields.Nested(ContactSchema, allow_none=True)
+    phone = fields.String(validate=validate.Length(max=40), allow_none=True)
+    # units
+    unit_type = fields.String(validate=validate.OneOf(UNIT_TYPES), allow_none=True)
+    categories = fields.List(fields.String(validate=CODE), load_default=list)
+    villages = fields.List(fields.String(validate=validate.Regexp(r"^(\*|[a-z0-9][a-z0-9_-]*)$")),
+                           load_default=list)
+    webhook_url = fields.Url(schemes={"http", "https"}, allow_none=True)
+    # party members and volunteers
+    branch = fields.String(validate=validate.Length(max=200), allow_none=True)
+    home_village = fields.String(validate=CODE, allow_none=True)
+    skills = fields.List(fields.String(validate=CODE), load_default=list)
+    availability = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)), load_default=list)
+    open_task_limit = fields.Integer(validate=validate.Range(min=0, max=50), allow_none=True)
+    service_hours = fields.Float(validate=validate.Range(min=0), load_default=0.0)
+    # social organisations
+    registered_name = fields.String(validate=validate.Length(max=200), allow_none=True)
+    service_areas = fields.List(fields.String(validate=CODE), load_default=list)
+
+    @validates_schema
+    def _fields_of_kind(self, data, **kwargs):
+        kind = data.get("kind")
+        if kind == "unit" and not data.get("unit_type"):
+            raise ValidationError("a unit needs unit_type", "unit_type")
+        if kind in ("party_member", "volunteer"):
+            for field in ("name", "home_village"):
+                if not data.get(field):
+                    raise ValidationError(f"a {kind} needs {field}", field)
+            if data.get("open_task_limit") is None:
+                data["open_task_limit"] = 3
+        if kind == "party_member" and not data.get("branch"):
+            raise ValidationError("a double check-in Party member needs the workplace Party branch", "branch")
+        if kind in ("unit", "social_org") and not data.get("names"):
+            raise ValidationError(f"a {kind} needs names (zh, en)", "names")
+
+
+class ActorUpdateSchema(ActorSchema):
+    """A partial update: any field but ``kind`` and ``id``."""
+
+    kind = fields.String(dump_only=True)
+    id = fields.String(dump_only=True)
+
+    @validates_schema
+    def _fields_of_kind(self, data, **kwargs):
+        return None
+
+
+class ActorViewSchema(ActorSchema):
+    open_tasks = fields.Integer()
+
+    @validates_schema
+    def _fields_of_kind(self, data, **kwargs):
+        return None
+
+
+class RouteCommandSchema(StrictSchema):
+    """The office routes or re-routes a case by hand."""
+
+    lead = fields.String(required=True, validate=ACTOR_REF)
+    co_handlers = fields.List(fields.String(validate=ACTOR_REF), load_default=list)
+    category = fields.String(validate=CODE, allow_none=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ReasonSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class NoBodySchema(StrictSchema):
+    note = fields.String(validate=validate.Length(max=1000), allow_none=True)
+
+
+class ExtensionRequestSchema(StrictSchema):
+    until = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ExtensionDecisionSchema(StrictSchema):
+    approved = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class CompletionSchema(StrictSchema):
+    reply = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    attachments = fields.List(fields.Url(schemes={"http", "https"}), validate=validate.Length(max=10),
+                              load_default=list)
+
+
+class CloseCommandSchema(StrictSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf(CLOSE_OUTCOMES))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class WhistleCommandSchema(StrictSchema):
+    units = fields.List(fields.String(validate=ACTOR_REF), required=True, validate=validate.Length(min=1, max=20))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class TaskQuerySchema(StrictSchema):
+    status = fields.String(validate=validate.OneOf(TASK_STATES + ("open",)))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ActorQuerySchema(StrictSchema):
+    kind = fields.String(validate=validate.OneOf(ACTOR_KINDS))
+    village = fields.String(validate=CODE)
+    active = fields.Boolean()
+
+
+# ---- event payloads ------------------------------------------------------------------------------------------
+class ActorRefSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
+    id = fields.String(required=True)
+
+
+class _TaskFact(StrictSchema):
+    case_id = fields.String(required=True)
+    task_id = fields.String(required=True)
+    assignee = fields.Nested(ActorRefSchema, required=True)
+    role = fields.String(required=True, validate=validate.OneOf(TASK_ROLES))
+    category = fields.String(required=True, allow_none=True)
+    village = fields.String(required=True)
+
+
+@register("case_routed", 1)
+class CaseRoutedV1(StrictSchema):
+    """A case got its lead (and co-handlers), by the rules (``by`` = ``system``) or by the office."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    category = fields.String(required=True)
+    village = fields.String(required=True)
+    lead = fields.Nested(ActorRefSchema, required=True)
+    co_handlers = fields.List(fields.Nested(ActorRefSchema), required=True)
+    by = fields.String(required=True)
+    reason = fields.String(required=True)
+    classified_by = fields.String(required=True, validate=validate.OneOf(("reporter", "keywords", "office")))
+
+
+@register("case_triaged", 1)
+class CaseTriagedV1(StrictSchema):
+    """A case waits in the office's triage queue (no rule, ambiguous rules, duplicate, returned, unclassified)."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    reason = fields.String(required=True)
+    candidates = fields.List(fields.String(), required=True)
+
+
+@register("task_assigned", 1)
+class TaskAssignedV1(_TaskFact):
+    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    assigned_at = fields.AwareDateTime(required=True)
+    sign_deadline = fields.AwareDateTime(required=True)
+    handling_deadline = fields.AwareDateTime(required=True)
+
+
+@register("task_signed", 1)
+class TaskSignedV1(_TaskFact):
+    signed_at = fields.AwareDateTime(required=True)
+    within_deadline = fields.Boolean(required=True)
+    lead_now = fields.Boolean(required=True, metadata={"description": "first receiver became the lead"})
+
+
+@register("task_returned", 1)
+class TaskReturnedV1(_TaskFact):
+    reason = fields.String(required=True)
+    returns = fields.Integer(required=True, metadata={"description": "returns of this case so far"})
+
+
+@register("task_extension_requested", 1)
+class TaskExtensionRequestedV1(_TaskFact):
+    until = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True)
+
+
+@register("task_extension_decided", 1)
+class TaskExtensionDecidedV1(_TaskFact):
+    approved = fields.Boolean(required=True)
+    handling_deadline = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True)
+
+
+@register("task_completed", 1)
+class TaskCompletedV1(_TaskFact):
+    reply = fields.String(required=True)
+    attachments = fields.List(fields.String(), required=True)
+    completed_at = fields.AwareDateTime(required=True)
+    on_time = fields.Boolean(required=True)
+
+
+@register("case_closed", 1)
+class CaseClosedV1(StrictSchema):
+    case_id = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(CLOSE_OUTCOMES))
+    reason = fields.String(required=True)
+    by = fields.String(required=True)
+
+
+class _Deadline(_TaskFact):
+    deadline_kind = fields.String(required=True, validate=validate.OneOf(("sign", "handling")))
+    deadline = fields.AwareDateTime(required=True)
+
+
+@register("task_reminder_due", 1)
+class TaskReminderDueV1(_Deadline):
+    """A task's deadline is near (``REMINDER_FRACTION`` of its window left)."""
+
+
+@register("task_overdue", 1)
+class TaskOverdueV1(_Deadline):
+    """A task passed its deadline without being signed (sign) or completed (handling)."""
+
+
+@register("case_escalated", 1)
+class CaseEscalatedV1(StrictSchema):
+    """A case goes to the joint meeting's attention: overdue past the grace, returned twice, or whistled."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(ESCALATION_REASONS))
+    detail = fields.String(required=True)
+    units = fields.List(fields.Nested(ActorRefSchema), required=True)
+
+
+# ---- views (API answers) -------------------------------------------------------------------------------------
+class _View(StrictSchema):
+    class Meta:
+        ordered = True
+
+
+class HistoryEntrySchema(_View):
+    at = fields.AwareDateTime()
+    who = fields.String()
+    what = fields.String()
+    why = fields.String(allow_none=True)
+    task_id = fields.String(allow_none=True)
+
+
+class ExtensionViewSchema(_View):
+    requested_at = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    reason = fields.String()
+    decided_at = fields.AwareDateTime()
+    approved = fields.Boolean()
+    decision_reason = fields.String()
+
+
+class TaskViewSchema(_View):
+    id = fields.String()
+    assignee = fields.Nested(ActorRefSchema)
+    assignee_key = fields.String()
+    role = fields.String()
+    status = fields.String()
+    allowed = fields.List(fields.String(), metadata={"description": "commands the task's state allows now"})
+    assigned_at = fields.AwareDateTime()
+    sign_deadline = fields.AwareDateTime()
+    handling_deadline = fields.AwareDateTime()
+    signed_at = fields.AwareDateTime()
+    signed_within_deadline = fields.Boolean()
+    returned_at = fields.AwareDateTime()
+    return_reason = fields.String()
+    completed_at = fields.AwareDateTime()
+    completed_on_time = fields.Boolean()
+    reply = fields.String()
+    reply_attachments = fields.List(fields.String())
+    extension = fields.Nested(ExtensionViewSchema)
+    case = fields.Dict()
+
+
+class TriageViewSchema(_View):
+    reason = fields.String()
+    candidates = fields.List(fields.String())
+    since = fields.AwareDateTime()
+
+
+class WhistleUnitSchema(_View):
+    unit = fields.Nested(ActorRefSchema)
+    key = fields.String()
+    reported_at = fields.AwareDateTime(allow_none=True)
+    on_time = fields.Boolean(allow_none=True)
+
+
+class WhistleViewSchema(_View):
+    at = fields.AwareDateTime()
+    reason = fields.String()
+    report_deadline = fields.AwareDateTime()
+    units = fields.List(fields.Nested(WhistleUnitSchema))
+
+
+class EscalationSchema(_View):
+    at = fields.AwareDateTime()
+    reason = fields.String()
+    detail = fields.String()
+
+
+class ClosedSchema(_View):
+    at = fields.AwareDateTime()
+    outcome = fields.String()
+    reason = fields.String()
+    by = fields.String()
+
+
+class DispatchCaseViewSchema(_View):
+    id = fields.String(attribute="_id")
+    case_number = fields.String()
+    township_id = fields.String()
+    status = fields.String(validate=validate.OneOf(DISPATCH_CASE_STATUSES))
+    category = fields.String(allow_none=True)
+    classified_by = fields.String(allow_none=True)
+    village = fields.String()
+    urgency = fields.String()
+    title = fields.String()
+    description = fields.String()
+    reporter = fields.Dict(metadata={"description": "phone masked outside the office"})
+    location = fields.Dict(allow_none=True)
+    received_at = fields.AwareDateTime()
+    duplicate_of = fields.String(allow_none=True)
+    returns = fields.Integer()
+    triage = fields.Nested(TriageViewSchema)
+    tasks = fields.List(fields.Nested(TaskViewSchema))
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+    whistle = fields.Nested(WhistleViewSchema)
+    escalations = fields.List(fields.Nested(EscalationSchema))
+    closed = fields.Nested(ClosedSchema)
+    next_alarm_at = fields.AwareDateTime(allow_none=True)

@@ -1,0 +1,225 @@
+"""End to end through HTTP and real events, intake -> dispatch: routing, return and re-route, completion,
+community service by a double check-in Party member, triage, deadlines chased to escalation, whistle, actors."""
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+
+from township_shared.events import load_event
+
+pytestmark = pytest.mark.integration
+
+OFFICE = {"X-Actor-Id": "office"}
+
+
+def demand(**over):
+    body = {"channel": "hotline", "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"},
+            "village": "dongpo", "category": "drinking_water", "title": "停水三天", "description": "东坡村三组停水三天了"}
+    body.update(over)
+    return body
+
+
+class Api:
+    def __init__(self, base):
+        self.base = base
+
+    def post(self, path, body=None, actor=None, expect=200):
+        headers = {"X-Actor-Id": actor} if actor else {}
+        res = requests.post(f"{self.base}{path}", json=body, headers=headers, timeout=15)
+        assert res.status_code == expect, res.text
+        return res.json()
+
+    def get(self, path, actor=None, expect=200, **params):
+        headers = {"X-Actor-Id": actor} if actor else {}
+        res = requests.get(f"{self.base}{path}", params=params, headers=headers, timeout=15)
+        assert res.status_code == expect, res.text
+        return res.json()
+
+    def submit(self, **over):
+        return self.post("/api/v1/demands", demand(**over), expect=201)["id"]
+
+
+@pytest.fixture
+def api(stack, http_base):
+    return Api(http_base)
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def events_of(listener, case_id, count, timeout=15):
+    got = [load_event(b) for b in listener.collect(count, timeout)]
+    return [e for e in got if e.correlation_id == case_id]
+
+
+def test_demand_becomes_a_task_for_the_responsible_unit_only(api, event_listener):
+    listener = event_listener("dispatch")
+    case_id = api.submit()
+    routed, assigned = events_of(listener, case_id, 2)
+    assert routed.type == "case_routed" and routed.payload["lead"] == {"kind": "unit", "id": "water_station"}
+    assert assigned.type == "task_assigned" and assigned.payload["urgency"] == "utilities"
+    assert assigned.payload["sign_deadline"] - assigned.payload["assigned_at"] == timedelta(hours=2)
+
+    mine = api.get("/api/v1/tasks", actor="unit:water_station")["items"]
+    assert [t["case"]["id"] for t in mine] == [case_id] and mine[0]["allowed"] == ["return", "sign"]
+    assert api.get("/api/v1/tasks", actor="unit:vc_dongpo")["items"] == []
+    api.get(f"/api/v1/cases/{case_id}", actor="unit:vc_dongpo", expect=404)
+    case = api.get(f"/api/v1/cases/{case_id}", actor="unit:water_station")
+    assert case["reporter"]["phone"] == "138****5678"
+
+
+def test_return_reroute_and_completion(api, event_listener):
+    listener = event_listener("dispatch")
+    case_id = api.submit()
+    wait_for(lambda: api.get("/api/v1/tasks", actor="unit:water_station")["items"])
+    task_id = api.get("/api/v1/tasks", actor="unit:water_station")["items"][0]["id"]
+
+    err = requests.post(f"{api.base}/api/v1/tasks/{task_id}/return", json={}, timeout=10,
+                        headers={"X-Actor-Id": "unit:water_station"})
+    assert err.status_code == 400 and "reason" in err.json()["fields"]
+    api.post(f"/api/v1/tasks/{task_id}/return", {"reason": "管网属于村集体，应由村委会处理"}, actor="unit:water_station")
+    triage = api.get("/api/v1/triage", actor="office")["items"]
+    assert [c["id"] for c in triage] == [case_id] and "村委会" in triage[0]["triage"]["reason"]
+    api.get("/api/v1/triage", actor="unit:water_station", expect=403)
+
+    api.post(f"/api/v1/cases/{case_id}/route", {"lead": "unit:vc_dongpo", "reason": "村内管网，村委会牵头"},
+             actor="office")
+    task2 = api.get("/api/v1/tasks", actor="unit:vc_dongpo")["items"][0]["id"]
+    conflict = requests.post(f"{api.base}/api/v1/tasks/{task2}/complete", json={"reply": "x"}, timeout=10,
+                             headers={"X-Actor-Id": "unit:vc_dongpo"})
+    assert conflict.status_code == 409 and conflict.json()["allowed"] == ["return", "sign"]
+    api.post(f"/api/v1/tasks/{task2}/sign", actor="unit:vc_dongpo")
+    api.post(f"/api/v1/tasks/{task2}/start", actor="unit:vc_dongpo")
+    done = api.post(f"/api/v1/tasks/{task2}/complete", {"reply": "已更换阀门，恢复供水"}, actor="unit:vc_dongpo")
+    assert done["status"] == "completed" and done["completed_on_time"] is True
+
+    case = api.get(f"/api/v1/cases/{case_id}", actor="office")
+    assert case["status"] == "completed"
+    assert any(h["why"] == "村内管网，村委会牵头" for h in case["history"])
+    types = [e.type for e in events_of(listener, case_id, 9)]
+    assert types == ["case_routed", "task_assigned", "task_returned", "case_triaged", "case_routed",
+                     "task_assigned", "task_signed", "task_completed"]
+
+
+def test_community_service_goes_to_a_party_member_within_limits(api):
+    member = {"kind": "party_member", "id": "pm_test", "name": "测试党员", "branch": "县税务局党支部",
+              "home_village": "liushu", "skills": ["elderly_care"], "open_task_limit": 1,
+              "availability": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}
+    api.post("/api/v1/actors", member, actor="office", expect=201)
+    for other in api.get("/api/v1/actors", kind="party_member", village="liushu")["items"]:
+        if other["id"] != "pm_test":
+            api.post(f"/api/v1/actors/party_member/{other['id']}/deactivate", actor="office")
+    for other in api.get("/api/v1/actors", kind="volunteer", village="liushu")["items"]:
+        api.post(f"/api/v1/actors/volunteer/{other['id']}/deactivate", actor="office")
+    first = api.submit(village="liushu", category="elderly_care", title="独居老人需要探访",
+                       reporter={"name": "李四", "phone": "13900000001", "village": "liushu"})
+    tasks = wait_for(lambda: api.get("/api/v1/tasks", actor="party_member:pm_test")["items"])
+    assert tasks[0]["case"]["id"] == first
+    assert api.get("/api/v1/actors/party_member/pm_test")["open_tasks"] == 1
+
+    second = api.submit(village="liushu", category="elderly_care", title="另一位老人需要探访",
+                        reporter={"name": "王五", "phone": "13900000002", "village": "liushu"})
+    case = wait_for(lambda: api.get(f"/api/v1/cases/{second}", actor="office", expect=200)
+                    if requests.get(f"{api.base}/api/v1/cases/{second}", headers=OFFICE, timeout=5).ok else None)
+    assert case["tasks"][0]["assignee"]["kind"] == "unit"
+
+    api.post(f"/api/v1/tasks/{tasks[0]['id']}/sign", actor="party_member:pm_test")
+    api.post(f"/api/v1/tasks/{tasks[0]['id']}/complete", {"reply": "已上门探访"}, actor="party_member:pm_test")
+    assert api.get("/api/v1/actors/party_member/pm_test")["open_tasks"] == 0
+
+
+def test_classification_triage_and_duplicates(api):
+    classified = api.submit(category=None, title="Road pothole", description="A deep pothole on the village road")
+    case = wait_for(lambda: requests.get(f"{api.base}/api/v1/cases/{classified}", headers=OFFICE, timeout=5))
+    assert case.json()["category"] == "roads_bridges" and case.json()["classified_by"] == "keywords"
+
+    vague = api.submit(category=None, title="有事反映", description="请联系我")
+    ambiguous = api.submit(village="huaxi", category="environmental_pollution", title="河水发臭",
+                           reporter={"name": "赵六", "phone": "13700000009", "village": "huaxi"})
+    first = api.submit(title="停水", reporter={"name": "钱七", "phone": "13600000001", "village": "dongpo"})
+    dup = api.submit(title="还是停水", reporter={"name": "钱七", "phone": "13600000001", "village": "dongpo"})
+    queued = wait_for(lambda: {c["id"]: c for c in api.get("/api/v1/triage", actor="office")["items"]}
+                      if len(api.get("/api/v1/triage", actor="office")["items"]) >= 3 else None)
+    assert set(queued) == {vague, ambiguous, dup}
+    assert queued[ambiguous]["triage"]["candidates"] and "duplicate" in queued[dup]["triage"]["reason"]
+    assert first not in queued
+
+
+def test_overdue_reminders_and_escalation_on_a_moved_clock(api, dispatch_clock, event_listener):
+    listener = event_listener("dispatch")
+    case_id = api.submit(category="disaster_emergency", title="山体滑坡堵路", description="南山村道被塌方堵住")
+    first = [load_event(b) for b in listener.collect(10, timeout=3)]
+    tasks = [e for e in first if e.type == "task_assigned"]
+    assert first[0].type == "case_routed" and tasks and all(e.correlation_id == case_id for e in first)
+
+    def after(**delta):
+        dispatch_clock.advance(**delta)
+        got = [load_event(b) for b in listener.collect(len(tasks), timeout=8)]
+        return sorted({e.type for e in got}), got
+
+    assert after(minutes=46)[0] == ["task_reminder_due"]
+    kinds, overdue = after(minutes=15)
+    assert kinds == ["task_overdue"] and {e.payload["deadline_kind"] for e in overdue} == {"sign"}
+    kinds, escalated = after(hours=24)
+    assert kinds == ["case_escalated"] and {e.payload["reason"] for e in escalated} == {"overdue"}
+    assert listener.quiet(3) == []
+    assert api.get(f"/api/v1/cases/{case_id}", actor="office")["escalations"][0]["reason"] == "overdue"
+
+
+def test_whistle_summons_units_who_report(api):
+    case_id = api.submit()
+    wait_for(lambda: requests.get(f"{api.base}/api/v1/cases/{case_id}", headers=OFFICE, timeout=5).ok)
+    case = api.post(f"/api/v1/cases/{case_id}/whistle", {"units": ["unit:police_station", "unit:water_station"],
+                                                        "reason": "需要执法力量"}, actor="office")
+    assert case["escalations"][-1]["reason"] == "whistle"
+    entry = api.post(f"/api/v1/cases/{case_id}/whistle-report", actor="unit:police_station")
+    assert entry["on_time"] is True
+    api.post(f"/api/v1/cases/{case_id}/whistle-report", actor="unit:police_station", expect=409)
+    api.post(f"/api/v1/cases/{case_id}/whistle-report", actor="unit:education_office", expect=404)
+    whistle = api.get(f"/api/v1/cases/{case_id}", actor="office")["whistle"]
+    assert [u["reported_at"] is not None for u in whistle["units"]] == [True, False]
+
+
+def test_actor_registry(api):
+    unit = {"kind": "unit", "id": "culture_station", "unit_type": "department",
+            "names": {"zh": "文化站", "en": "Culture Station"}, "categories": ["village_affairs"], "villages": ["*"]}
+    api.post("/api/v1/actors", unit, actor="unit:water_station", expect=403)
+    created = api.post("/api/v1/actors", unit, actor="office", expect=201)
+    assert created["active"] is True and created["open_tasks"] == 0
+    api.post("/api/v1/actors", unit, actor="office", expect=409)
+    bad = requests.post(f"{api.base}/api/v1/actors", json={"kind": "party_member", "id": "x"}, timeout=10,
+                        headers=OFFICE)
+    assert bad.status_code == 400 and "name" in bad.json()["fields"]
+    res = requests.patch(f"{api.base}/api/v1/actors/unit/culture_station", json={"villages": ["dongpo"]},
+                         headers=OFFICE, timeout=10)
+    assert res.status_code == 200 and res.json()["villages"] == ["dongpo"]
+    api.post("/api/v1/actors/unit/culture_station/deactivate", actor="office")
+    assert api.get("/api/v1/actors/unit/culture_station")["active"] is False
+    listed = api.get("/api/v1/actors", kind="party_member")["items"]
+    assert len(listed) >= 30
+
+
+def test_redelivered_demand_received_changes_nothing(api, stack, service_config, dispatch_repo, event_listener):
+    from kombu import Connection, Exchange
+
+    intake_events = event_listener("intake", "demand_received")
+    case_id = api.submit()
+    body = intake_events.next()
+    wait_for(lambda: dispatch_repo.get_case("qingshui", case_id))
+    with Connection(service_config["AMQP_URI"]) as conn:
+        producer = conn.Producer(serializer="json")
+        for _ in range(2):
+            producer.publish(body, exchange=Exchange("intake.events", type="topic", durable=True),
+                             routing_key="demand_received", declare=[Exchange("intake.events", type="topic",
+                                                                               durable=True)])
+    time.sleep(2)
+    assert dispatch_repo.cases.count_documents({"_id": case_id}) == 1
+    assert len(dispatch_repo.get_case("qingshui", case_id)["tasks"]) == 1
