@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := shared services/intake services/dispatch services/gateway
+PACKAGES := shared services/intake services/dispatch services/feedback services/gateway
 TEST_MONGODB_URI ?= mongodb://127.0.0.1:27018
 PYTEST_ARGS ?=
 

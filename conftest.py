@@ -48,16 +48,17 @@ def dispatch_clock():
 
 @pytest.fixture
 def stack(runner_factory, service_config, repo, dispatch_repo, dispatch_clock):
-    """intake, dispatch and gateway in this process on the real RabbitMQ and MongoDB, demo county loaded;
+    """intake, dispatch, feedback and gateway in this process on the real RabbitMQ and MongoDB, demo county loaded;
     dispatch runs on ``dispatch_clock``."""
     from nameko.testing.services import replace_dependencies
     from nameko.testing.utils import get_container
 
     from dispatch.service import DispatchService
+    from feedback.service import FeedbackService
     from gateway.service import GatewayService
     from intake.service import IntakeService
 
-    runner = runner_factory(service_config, IntakeService, DispatchService, GatewayService)
+    runner = runner_factory(service_config, IntakeService, DispatchService, FeedbackService, GatewayService)
     replace_dependencies(get_container(runner, DispatchService), clock=dispatch_clock)
     runner.start()
     return runner

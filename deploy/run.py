@@ -14,7 +14,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-SERVICES = ["intake.service", "dispatch.service", "gateway.service"]
+SERVICES = ["intake.service", "dispatch.service", "feedback.service", "gateway.service"]
 
 
 def sh(*cmd: str) -> None:

@@ -92,6 +92,9 @@ def load_event(body: Any, expected_type: str | None = None) -> Event:
         raise ValidationFailed(flatten_messages(exc.messages)) from None
     if expected_type and env["type"] != expected_type:
         raise ValidationFailed({"type": [f"expected {expected_type}, got {env['type']}"]})
+    from .schemas import load_all
+
+    load_all()
     schema_cls = PAYLOAD_SCHEMAS.get((env["type"], env["version"]))
     if schema_cls is None:
         raise ValidationFailed({"version": [f"no schema for {env['type']} v{env['version']}"]})

@@ -2,9 +2,10 @@
 import re
 from pathlib import Path
 
-import township_shared.schemas.demands  # noqa: F401  (registers its event schemas)
+from township_shared.schemas import load_all
 from township_shared.events import PAYLOAD_SCHEMAS, EnvelopeSchema
 
+load_all()
 CATALOGUE = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text(encoding="utf-8")
 
 

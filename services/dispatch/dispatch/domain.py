@@ -245,7 +245,8 @@ def act(case: dict[str, Any], task_id: str, actor: str, command: str, args: Mapp
         _history(case, now, actor, "completed", args["reply"], task_id)
         events.append((ev.TaskCompletedV1, {**fact, "reply": args["reply"],
                                             "attachments": task["reply_attachments"], "completed_at": now,
-                                            "on_time": on_time}))
+                                            "on_time": on_time,
+                                            "handling_seconds": (now - task["assigned_at"]).total_seconds()}))
     refresh(case, policy)
     return events
 
@@ -263,6 +264,21 @@ def _after_lead_returned(case: dict[str, Any], task: dict[str, Any], now: dateti
         other["status"] = "cancelled"
         _history(case, now, "system", "task cancelled: case back to triage", "lead returned", other["id"])
     return to_triage(case, now, f"returned by {task['assignee_key']}: {task['return_reason']}")
+
+
+# ---- after the callback --------------------------------------------------------------------------------------
+def reopen(case: dict[str, Any], now: datetime, policy: Policy, reason: str, unit: Mapping[str, str], stage: str,
+           handling_deadline: datetime, unit_active: bool) -> Events:
+    """Redo (重办): back to handling by the same lead (``stage`` handling) or to the office to route anew."""
+    case["redos"] = case.get("redos", 0) + 1
+    _history(case, now, "feedback", "reopened for redo", reason)
+    if stage == "handling" and unit_active:
+        route = Route(dict(unit), [], f"redo: {reason}")
+        return assign(case, route, now, policy, handling_deadline, "feedback", case.get("classified_by") or "office")
+    for task in open_tasks(case):
+        task["status"] = "cancelled"
+        _history(case, now, "feedback", "task cancelled: redo goes back to triage", reason, task["id"])
+    return to_triage(case, now, f"redo: {reason}")
 
 
 # ---- office commands -----------------------------------------------------------------------------------------

@@ -206,6 +206,55 @@ def report_to_whistle(repo, now, township_id, case_id, actor) -> dict[str, Any]:
     return entry
 
 
+def _once(case: dict[str, Any], event_id: str) -> bool:
+    """Record ``event_id`` on the case; False if it was applied before (a redelivery)."""
+    seen = case.setdefault("processed_events", [])
+    if event_id in seen:
+        return False
+    seen.append(event_id)
+    return True
+
+
+def reopen_case(repo: DispatchRepository, now: datetime, policy: domain.Policy, calendar: WorkCalendar,
+                event: Event) -> dict[str, Any] | None:
+    """Apply feedback's ``case_reopened``: a new task for the same lead, or triage. Idempotent by event id."""
+    p = event.payload
+    settings = repo.settings(event.township_id)
+    if settings is None or repo.get_case(event.township_id, p["case_id"]) is None:
+        return None
+    unit = repo.get_actor(event.township_id, p["unit"]["kind"], p["unit"]["id"])
+    active = bool(unit and unit.get("active", True))
+    if active and p["unit"]["kind"] in MEMBER_KINDS and p["stage"] == "handling":
+        active = repo.reserve_member(event.township_id, p["unit"]["kind"], p["unit"]["id"])
+
+    def change(case):
+        if not _once(case, event.id) or case["status"] == "closed":
+            return [], False
+        deadline = _handling_deadline(settings, calendar, case.get("category") or "", now)
+        return domain.reopen(case, now, policy, p["reason"], p["unit"], p["stage"], deadline, active), True
+
+    saved, applied = mutate(repo, lambda: repo.get_case(event.township_id, p["case_id"]), change, now, "gone")
+    if not applied and active and p["unit"]["kind"] in MEMBER_KINDS and p["stage"] == "handling":
+        repo.release_member(event.township_id, p["unit"]["kind"], p["unit"]["id"])
+    return saved
+
+
+def close_after_callback(repo: DispatchRepository, now: datetime, policy: domain.Policy,
+                         event: Event) -> dict[str, Any] | None:
+    """Apply feedback's ``case_closed``; the fact is already announced, so no event is published again."""
+    p = event.payload
+    if repo.get_case(event.township_id, p["case_id"]) is None:
+        return None
+
+    def change(case):
+        if _once(case, event.id) and case["status"] != "closed":
+            domain.close(case, p["outcome"], p["reason"], p["by"], now, policy)
+        return [], None
+
+    saved, _ = mutate(repo, lambda: repo.get_case(event.township_id, p["case_id"]), change, now, "gone")
+    return saved
+
+
 def fire_due_alarms(repo: DispatchRepository, now: datetime, policy: domain.Policy,
                     limit: int = 200) -> list[dict[str, Any]]:
     """Raise every reminder, overdue notice and escalation due by ``now``; returns the cases that raised any

@@ -64,6 +64,19 @@ class DispatchService:
                                        event)
         self._flush(case)
 
+    @event_handler("feedback", "case_reopened")
+    def reopen_case(self, body):
+        """Redo after an unsatisfactory callback."""
+        event = load_event(body, "case_reopened")
+        self._flush(handlers.reopen_case(self.repo, self.clock.now(), self.routing.policy, self.routing.calendar,
+                                         event))
+
+    @event_handler("feedback", "case_closed")
+    def close_after_callback(self, body):
+        """The callback closed the case (resolved, unresolved with a reason, or unreached)."""
+        event = load_event(body, "case_closed")
+        handlers.close_after_callback(self.repo, self.clock.now(), self.routing.policy, event)
+
     @rpc(expected_exceptions=EXPECTED)
     def act_on_task(self, township_id, actor, task_id, command, args=None):
         if command not in COMMAND_SCHEMAS:

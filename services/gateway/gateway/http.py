@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 TOWNSHIP_HEADER = "X-Township-Id"
 ACTOR_HEADER = "X-Actor-Id"
-ACTOR_PATTERN = re.compile(r"^(unit|party_member|volunteer|social_org):[a-z0-9][a-z0-9_-]{0,63}$")
+ACTOR_PATTERN = re.compile(r"^(unit|party_member|volunteer|social_org|supervision):[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -95,6 +95,14 @@ def office_of(request: Request) -> str:
     actor = actor_of(request)
     if actor != "office":
         raise Forbidden("only the coordination office may do this", actor=actor)
+    return actor
+
+
+def reviewer_of(request: Request) -> str:
+    """The office or a residents' supervision group (``supervision:<id>``) may verify completion reports."""
+    actor = actor_of(request)
+    if actor != "office" and not actor.startswith("supervision:"):
+        raise Forbidden("only the office or a supervision group may review reports", actor=actor)
     return actor
 
 

@@ -7,12 +7,14 @@ from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
-from township_shared.errors import NotFound, ValidationFailed
+from werkzeug.wrappers import Response
+
+from township_shared.errors import Forbidden, NotFound, ValidationFailed
 from township_shared.schemas.demands import DemandSubmissionSchema
 
 from .dependencies import HealthProbe
 from .http import (actor_of, api, json_response, load, office_of, query_args, read_json, read_json_or_empty,
-                   township_of)
+                   reviewer_of, township_of)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TASK_COMMANDS = {"sign": "sign", "return": "return", "start": "start", "extension-request": "request_extension",
@@ -26,6 +28,7 @@ class GatewayService:
     config = Config()
     intake = RpcProxy("intake")
     dispatch = RpcProxy("dispatch")
+    feedback = RpcProxy("feedback")
     health_probe = HealthProbe()
 
     def _township(self, request):
@@ -154,6 +157,90 @@ class GatewayService:
         office_of(request)
         return json_response(200, self.dispatch.update_actor(self._township(request), kind, actor_id,
                                                              {"active": False}))
+
+    # callbacks (回访): the office phones; residents answer through a one-time link ---------------------------
+    @http("GET", "/api/v1/callbacks")
+    @api
+    def list_callbacks(self, request):
+        office_of(request)
+        return json_response(200, {"items": self.feedback.list_callbacks(self._township(request),
+                                                                         query_args(request))})
+
+    @http("POST", "/api/v1/callbacks/<string:callback_id>/<string:command>")
+    @api
+    def callback_command(self, request, callback_id, command):
+        office_of(request)
+        method = {"attempt": self.feedback.record_callback_attempt, "answer": self.feedback.record_callback_answer,
+                  "classify": self.feedback.classify_callback}.get(command)
+        if method is None:
+            raise NotFound("no such callback command", allowed=["answer", "attempt", "classify"])
+        return json_response(200, method(self._township(request), callback_id, self._body(request)))
+
+    @http("GET", "/api/v1/callback-links/<string:token>")
+    @api
+    def callback_link(self, request, token):
+        return json_response(200, self.feedback.get_callback_link(token))
+
+    @http("POST", "/api/v1/callback-links/<string:token>")
+    @api
+    def answer_callback_link(self, request, token):
+        return json_response(200, self.feedback.answer_callback_link(token, self._body(request)))
+
+    # completion reports of social organisations -----------------------------------------------------------------
+    @http("POST", "/api/v1/reports")
+    @api
+    def submit_report(self, request):
+        actor = actor_of(request)
+        if not actor.startswith("social_org:"):
+            raise Forbidden("only a social organisation reports on its projects", actor=actor)
+        report = self.feedback.submit_report(self._township(request), actor, self._body(request))
+        return json_response(201, report, {"Location": f"/api/v1/reports/{report['id']}"})
+
+    @http("GET", "/api/v1/reports")
+    @api
+    def list_reports(self, request):
+        args = query_args(request)
+        return json_response(200, {"items": self.feedback.list_reports(self._township(request), actor_of(request),
+                                                                       args.get("status"))})
+
+    @http("GET", "/api/v1/reports/<string:report_id>")
+    @api
+    def get_report(self, request, report_id):
+        return json_response(200, self.feedback.get_report(self._township(request), report_id, actor_of(request)))
+
+    @http("POST", "/api/v1/reports/<string:report_id>/review")
+    @api
+    def review_report(self, request, report_id):
+        by = reviewer_of(request)
+        return json_response(200, self.feedback.review_report(self._township(request), report_id,
+                                                              self._body(request), by))
+
+    # assessment figures and early warning (office) ------------------------------------------------------------
+    @http("GET", "/api/v1/assessment")
+    @api
+    def assessment(self, request):
+        office_of(request)
+        return json_response(200, {"items": self.feedback.assessment(self._township(request), query_args(request))})
+
+    @http("GET", "/api/v1/assessment/ranking")
+    @api
+    def assessment_ranking(self, request):
+        office_of(request)
+        return json_response(200, self.feedback.assessment_ranking(self._township(request), query_args(request)))
+
+    @http("GET", "/api/v1/assessment.csv")
+    @api
+    def assessment_csv(self, request):
+        office_of(request)
+        text = self.feedback.assessment_csv(self._township(request), query_args(request))
+        return Response(text, status=200, mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=assessment.csv"})
+
+    @http("GET", "/api/v1/hotspots")
+    @api
+    def hotspots(self, request):
+        office_of(request)
+        return json_response(200, {"items": self.feedback.list_hotspots(self._township(request))})
 
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
     @api

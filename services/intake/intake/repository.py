@@ -121,6 +121,11 @@ class DemandRepository:
                 raise IdempotencyKeyTaken() from None
             raise
 
+    def mark_closed(self, township_id: str, case_id: str, at: datetime, outcome: str) -> bool:
+        done = self.cases.update_one({"_id": case_id, "township_id": township_id, "status": {"$ne": "closed"}},
+                                     {"$set": {"status": "closed", "closed_at": at, "outcome": outcome}})
+        return done.modified_count == 1
+
     def by_idempotency_key(self, township_id: str, key: str) -> dict[str, Any] | None:
         return self.cases.find_one({"township_id": township_id, "idempotency_key": key})
 

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
+from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from township_shared import faults, outbox
 from township_shared.errors import EXPECTED, ValidationFailed, flatten_messages
+from township_shared.events import load_event
 from township_shared.schemas.demands import (DemandAcceptedSchema, DemandPageSchema, DemandQuerySchema,
                                              DemandSchema, DemandSubmissionSchema)
 from township_shared.schemas.reference import CategorySchema, VillageSchema
@@ -74,6 +75,19 @@ class IntakeService:
     def list_categories(self, township_id):
         handlers.reference_or_404(self.repo, township_id)
         return CategorySchema(many=True).dump(self.repo.list_categories(township_id))
+
+    @event_handler("dispatch", "case_closed")
+    def case_closed_by_office(self, body):
+        """A closed case is no longer open: later demands are not linked to it as duplicates."""
+        self._closed(body)
+
+    @event_handler("feedback", "case_closed")
+    def case_closed_after_callback(self, body):
+        self._closed(body)
+
+    def _closed(self, body):
+        event = load_event(body, "case_closed")
+        self.repo.mark_closed(event.township_id, event.payload["case_id"], event.time, event.payload["outcome"])
 
     @timer(interval=1)
     def relay_outbox(self):

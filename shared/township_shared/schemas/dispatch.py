@@ -13,7 +13,7 @@ TASK_COMMANDS = ("sign", "return", "start", "request_extension", "decide_extensi
 TASK_ROLES = ("lead", "co_handler")
 DISPATCH_CASE_STATUSES = ("triage", "dispatched", "in_progress", "completed", "closed")
 ESCALATION_REASONS = ("overdue", "returned_twice", "whistle")
-CLOSE_OUTCOMES = ("resolved", "unresolved", "duplicate", "withdrawn")
+CLOSE_OUTCOMES = ("resolved", "unresolved", "duplicate", "withdrawn", "unreached")
 ACTOR_REF = validate.Regexp(r"^(unit|party_member|volunteer|social_org):[a-z0-9][a-z0-9_-]{0,63}$",
                             error="must be <kind>:<id>, e.g. unit:water_station")
 
@@ -220,10 +220,14 @@ class TaskCompletedV1(_TaskFact):
     attachments = fields.List(fields.String(), required=True)
     completed_at = fields.AwareDateTime(required=True)
     on_time = fields.Boolean(required=True)
+    handling_seconds = fields.Float(required=True, metadata={"description": "from assignment to completion"})
 
 
 @register("case_closed", 1)
 class CaseClosedV1(StrictSchema):
+    """The case is closed: by the office (dispatch) or after the callback (feedback). ``unresolved`` and
+    ``unreached`` are never counted as resolved."""
+
     case_id = fields.String(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(CLOSE_OUTCOMES))
     reason = fields.String(required=True)

@@ -1,0 +1,35 @@
+"""Dependencies of the feedback service: its repository, clock and settings from config."""
+from datetime import timedelta
+
+from nameko.extensions import DependencyProvider
+
+from township_shared.clock import SystemClock
+from township_shared.mongo import MongoRepository
+
+from .repository import FeedbackRepository
+
+
+def FeedbackStore():
+    return MongoRepository(FeedbackRepository, database="feedback")
+
+
+class Clock(DependencyProvider):
+    def setup(self):
+        self.clock = SystemClock()
+
+    def get_dependency(self, worker_ctx):
+        return self.clock
+
+
+class Settings(DependencyProvider):
+    """Callback attempts, hotspot rule and the local timezone that decides which day an event counts in."""
+
+    def setup(self):
+        config = self.container.config
+        self.max_attempts = int(config.get("CALLBACK_MAX_ATTEMPTS", 3))
+        self.hotspot_min = int(config.get("HOTSPOT_MIN_DEMANDS", 5))
+        self.hotspot_window = timedelta(hours=float(config.get("HOTSPOT_WINDOW_HOURS", 24)))
+        self.timezone = config.get("TOWNSHIP_TIMEZONE", "Asia/Shanghai")
+
+    def get_dependency(self, worker_ctx):
+        return self

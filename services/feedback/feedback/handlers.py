@@ -1,0 +1,158 @@
+"""Feedback use cases as plain functions over the repository port; the nameko service only wires them."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping
+
+from township_shared.errors import Conflict, NotFound
+from township_shared.events import Event, make_event
+from township_shared.schemas.feedback import HotspotDetectedV1
+
+from . import assessment, domain
+from .repository import FeedbackRepository, Stale
+
+SOURCE = "feedback"
+RETRIES = 8
+
+
+def envelopes(township_id: str, correlation_id: str | None, events: domain.Events,
+              now: datetime) -> list[dict[str, Any]]:
+    return [make_event(schema, payload, source=SOURCE, township_id=township_id, correlation_id=correlation_id,
+                       time=now) for schema, payload in events]
+
+
+# ---- figures -----------------------------------------------------------------------------------------------------
+def fold_event(repo: FeedbackRepository, event: Event, timezone: str = "Asia/Shanghai") -> bool:
+    """Fold one event into the figures of its local day; False when it was folded before (or does not count)."""
+    deltas = assessment.contributions(event.type, event.payload)
+    if not deltas:
+        return False
+    return repo.apply_figures(event.township_id, assessment.period_keys(event.time, timezone), deltas, event.id)
+
+
+def figures(repo: FeedbackRepository, township_id: str, query: Mapping[str, Any], now: datetime) -> list[dict]:
+    """Rows ``{key, counters..., rates...}`` of one dimension for one period, sorted by key."""
+    at = query.get("at") or assessment.period_keys(now)[query["period"]]
+    table = repo.read_figures(township_id, query["period"], at).get(query["dimension"], {})
+    rows = []
+    for key in sorted(table):
+        if query.get("kind") and not key.startswith(query["kind"] + ":"):
+            continue
+        rows.append({"key": key, "period": query["period"], "at": at, **assessment.rates(table[key])})
+    return rows
+
+
+def ranking(rows: list[dict[str, Any]], by: str, limit: int) -> dict[str, list[dict[str, Any]]]:
+    table = {r["key"]: r for r in rows}
+    pick = lambda lowest: [table[k] for k, _ in assessment.rank(table, by, limit, lowest=lowest)]  # noqa: E731
+    return {"by": by, "top": pick(False), "bottom": pick(True)}
+
+
+# ---- callbacks ---------------------------------------------------------------------------------------------------
+def open_callback(repo: FeedbackRepository, event: Event, now: datetime) -> dict[str, Any] | None:
+    """A lead's completion makes a callback due (idempotent: the task id is the callback id)."""
+    p = event.payload
+    if p["role"] != "lead":
+        return None
+    cb = domain.new_callback(p["case_id"], p["task_id"], event.township_id, p["assignee"], p["village"],
+                             p["category"], p["reply"], now)
+    return cb if repo.insert_callback(cb, now) else None
+
+
+def _mutate(repo: FeedbackRepository, load: Callable[[], dict | None], change: Callable, save: Callable,
+            now: datetime, missing: str) -> dict[str, Any]:
+    for _ in range(RETRIES):
+        doc = load()
+        if doc is None:
+            raise NotFound(missing)
+        events = change(doc)
+        try:
+            return save(doc, envelopes(doc["township_id"], doc.get("case_id"), events, now), now)
+        except Stale:
+            continue
+    raise Conflict("busy; retry", allowed=[])
+
+
+def callback_attempt(repo, now, township_id, callback_id, note, max_attempts, by="office") -> dict[str, Any]:
+    return _mutate(repo, lambda: repo.get_callback(township_id, callback_id),
+                   lambda cb: domain.record_attempt(cb, now, by, note, max_attempts), repo.save_callback, now,
+                   f"no callback {callback_id!r}")
+
+
+def callback_answer(repo, now, township_id, callback_id, answer, by="office") -> dict[str, Any]:
+    return _mutate(repo, lambda: repo.get_callback(township_id, callback_id),
+                   lambda cb: domain.record_answer(cb, now, answer, "phone", by), repo.save_callback, now,
+                   f"no callback {callback_id!r}")
+
+
+def callback_classify(repo, now, township_id, callback_id, command, by="office") -> dict[str, Any]:
+    return _mutate(repo, lambda: repo.get_callback(township_id, callback_id),
+                   lambda cb: domain.classify(cb, now, command["reason_class"], command["note"],
+                                              command["redo_stage"], by),
+                   repo.save_callback, now, f"no callback {callback_id!r}")
+
+
+def callback_for_token(repo: FeedbackRepository, token: str) -> dict[str, Any]:
+    cb = repo.callback_by_token(token)
+    if cb is None or cb["status"] != "due":
+        raise NotFound("this link is unknown or was already used")
+    return cb
+
+
+def resident_answer(repo, now, token, answer) -> dict[str, Any]:
+    """One use per link: answering removes the token, so a second use (or a racing one) finds nothing."""
+    return _mutate(repo, lambda: callback_for_token(repo, token),
+                   lambda doc: domain.record_answer(doc, now, answer, "link", "resident"), repo.save_callback, now,
+                   "this link is unknown or was already used")
+
+
+# ---- completion reports ------------------------------------------------------------------------------------------
+def submit_report(repo, now, township_id, organisation_key, report) -> dict[str, Any]:
+    kind, _, ident = organisation_key.partition(":")
+    doc = {"_id": uuid.uuid4().hex, "township_id": township_id, "organisation": {"kind": kind, "id": ident},
+           "organisation_key": organisation_key, "status": "submitted", "submitted_at": now,
+           "milestone": report.get("milestone") or ("completion" if report["kind"] == "completion" else None),
+           **{k: v for k, v in report.items() if k != "milestone"}}
+    repo.insert_report(doc, now)
+    return repo.get_report(township_id, doc["_id"])
+
+
+def review_report(repo, now, township_id, report_id, command, by) -> dict[str, Any]:
+    return _mutate(repo, lambda: repo.get_report(township_id, report_id),
+                   lambda r: domain.review_report(r, now, command["verified"], command["reason"], by),
+                   repo.save_report, now, f"no report {report_id!r}")
+
+
+def report_for(repo, township_id, report_id, actor) -> dict[str, Any]:
+    report = repo.get_report(township_id, report_id)
+    if report is None or (actor not in ("office",) and not actor.startswith("supervision:")
+                          and report["organisation_key"] != actor):
+        raise NotFound(f"no report {report_id!r}", id=report_id)
+    return report
+
+
+# ---- hotspots ----------------------------------------------------------------------------------------------------
+def note_demand(repo: FeedbackRepository, event: Event, minimum: int, window: timedelta) -> dict[str, Any] | None:
+    """Track demands per village and category; raise ``hotspot_detected`` once per cluster."""
+    p = event.payload
+    if not p["category"]:
+        return None
+    at = p["received_at"]
+    doc = repo.note_demand(event.township_id, p["village"], p["category"], p["case_id"], at, event.id)
+    if doc is None:
+        return None
+    active_until = doc.get("active_until")
+    cluster = domain.hotspot_after(doc["recent"], active_until, at, minimum, window)
+    if cluster is None:
+        if active_until is not None and at <= active_until:
+            repo.extend_hotspot(doc["_id"], at + window)
+        return None
+    record = {"first_at": cluster[0]["at"], "last_at": at, "count": len(cluster),
+              "case_ids": [c["case_id"] for c in cluster]}
+    events = envelopes(event.township_id, None, [(HotspotDetectedV1, {
+        "village": p["village"], "category": p["category"], "window_hours": window.total_seconds() / 3600,
+        **record})], at)
+    if repo.raise_hotspot(doc, record, at + window, events, at):
+        return repo.hotspots.find_one({"_id": doc["_id"]})
+    return None

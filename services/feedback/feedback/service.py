@@ -1,0 +1,190 @@
+"""The feedback nameko service: callbacks, completion reports, assessment figures folded from events, hotspots."""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import timedelta
+
+from marshmallow import ValidationError
+from nameko.dependency_providers import Config
+from nameko.events import EventDispatcher, event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from township_shared import outbox
+from township_shared.errors import EXPECTED, ValidationFailed, flatten_messages
+from township_shared.events import load_event
+from township_shared.schemas import feedback as s
+
+from . import handlers
+from .dependencies import Clock, FeedbackStore, Settings
+
+log = logging.getLogger(__name__)
+FOLDED = {"dispatch": ("task_assigned", "task_signed", "task_returned", "task_completed"),
+          "feedback": ("callback_recorded", "case_reopened")}
+
+
+def load(schema, data):
+    try:
+        return schema.load(data if data is not None else {})
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from None
+
+
+class FeedbackService:
+    name = "feedback"
+
+    repo = FeedbackStore()
+    clock = Clock()
+    settings = Settings()
+    dispatch = EventDispatcher()
+    config = Config()
+
+    def _publish(self, event):
+        self.dispatch(event["type"], event)
+
+    def _flush(self, doc, outbox_of):
+        if doc and doc.get("outbox"):
+            try:
+                outbox.flush(outbox_of, doc, self._publish)
+            except Exception:
+                log.exception("publishing events of %s failed; the outbox sweep will retry", doc["_id"])
+
+    def _fold(self, body, event_type):
+        handlers.fold_event(self.repo, load_event(body, event_type), self.settings.timezone)
+
+    # assessment figures, folded from events (idempotent by event id) -----------------------------------------
+    @event_handler("dispatch", "task_assigned")
+    def fold_task_assigned(self, body):
+        self._fold(body, "task_assigned")
+
+    @event_handler("dispatch", "task_signed")
+    def fold_task_signed(self, body):
+        self._fold(body, "task_signed")
+
+    @event_handler("dispatch", "task_returned")
+    def fold_task_returned(self, body):
+        self._fold(body, "task_returned")
+
+    @event_handler("dispatch", "task_completed")
+    def fold_task_completed(self, body):
+        self._fold(body, "task_completed")
+
+    @event_handler("feedback", "callback_recorded")
+    def fold_callback_recorded(self, body):
+        self._fold(body, "callback_recorded")
+
+    @event_handler("feedback", "case_reopened")
+    def fold_case_reopened(self, body):
+        self._fold(body, "case_reopened")
+
+    @event_handler("dispatch", "task_completed")
+    def open_callback(self, body):
+        """The lead finished: a callback to the resident is due."""
+        handlers.open_callback(self.repo, load_event(body, "task_completed"), self.clock.now())
+
+    @event_handler("intake", "demand_received")
+    def watch_hotspots(self, body):
+        doc = handlers.note_demand(self.repo, load_event(body, "demand_received"), self.settings.hotspot_min,
+                                   self.settings.hotspot_window)
+        self._flush(doc, self.repo.outboxes[2])
+
+    # callbacks -----------------------------------------------------------------------------------------------
+    def _callback_view(self, cb):
+        return s.CallbackViewSchema().dump(cb)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_callbacks(self, township_id, query):
+        q = load(s.CallbackQuerySchema(), query)
+        return s.CallbackViewSchema(many=True).dump(self.repo.list_callbacks(township_id, q["status"], q["limit"]))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_callback_attempt(self, township_id, callback_id, body):
+        cmd = load(s.CallbackAttemptSchema(), body)
+        cb = handlers.callback_attempt(self.repo, self.clock.now(), township_id, callback_id, cmd.get("note"),
+                                       self.settings.max_attempts)
+        self._flush(cb, self.repo.outboxes[0])
+        return self._callback_view(cb)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_callback_answer(self, township_id, callback_id, body):
+        cb = handlers.callback_answer(self.repo, self.clock.now(), township_id, callback_id,
+                                      load(s.OfficeAnswerSchema(), body))
+        self._flush(cb, self.repo.outboxes[0])
+        return self._callback_view(cb)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def classify_callback(self, township_id, callback_id, body):
+        cb = handlers.callback_classify(self.repo, self.clock.now(), township_id, callback_id,
+                                        load(s.ClassifySchema(), body))
+        self._flush(cb, self.repo.outboxes[0])
+        return self._callback_view(cb)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_callback_link(self, token):
+        return s.PublicCallbackSchema().dump(handlers.callback_for_token(self.repo, token))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def answer_callback_link(self, token, body):
+        cb = handlers.resident_answer(self.repo, self.clock.now(), token, load(s.ResidentAnswerSchema(), body))
+        self._flush(cb, self.repo.outboxes[0])
+        return {"status": cb["status"], "thanks": True}
+
+    # completion reports --------------------------------------------------------------------------------------
+    @rpc(expected_exceptions=EXPECTED)
+    def submit_report(self, township_id, organisation, body):
+        report = handlers.submit_report(self.repo, self.clock.now(), township_id, organisation,
+                                        load(s.ReportSchema(), body))
+        return s.ReportViewSchema().dump(report)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def review_report(self, township_id, report_id, body, by):
+        report = handlers.review_report(self.repo, self.clock.now(), township_id, report_id,
+                                        load(s.ReviewSchema(), body), by)
+        self._flush(report, self.repo.outboxes[1])
+        return s.ReportViewSchema().dump(report)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_reports(self, township_id, actor, status=None):
+        organisation = None if actor == "office" or actor.startswith("supervision:") else actor
+        return s.ReportViewSchema(many=True).dump(self.repo.list_reports(township_id, organisation, status))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_report(self, township_id, report_id, actor):
+        return s.ReportViewSchema().dump(handlers.report_for(self.repo, township_id, report_id, actor))
+
+    # assessment ----------------------------------------------------------------------------------------------
+    def _rows(self, township_id, query):
+        return handlers.figures(self.repo, township_id, query, self.clock.now())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def assessment(self, township_id, query):
+        return s.FigureRowSchema(many=True).dump(self._rows(township_id, load(s.AssessmentQuerySchema(), query)))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def assessment_ranking(self, township_id, query):
+        q = load(s.AssessmentQuerySchema(), query)
+        ranked = handlers.ranking(self._rows(township_id, q), q["by"], q["limit"])
+        return {"by": ranked["by"], "top": s.FigureRowSchema(many=True).dump(ranked["top"]),
+                "bottom": s.FigureRowSchema(many=True).dump(ranked["bottom"])}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def assessment_csv(self, township_id, query):
+        rows = s.FigureRowSchema(many=True).dump(self._rows(township_id, load(s.AssessmentQuerySchema(), query)))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(s.FigureRowSchema().fields))
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_hotspots(self, township_id, days=30):
+        since = self.clock.now() - timedelta(days=int(days))
+        return s.HotspotViewSchema(many=True).dump(self.repo.raised_hotspots(township_id, since))
+
+    @timer(interval=2)
+    def relay_outbox(self):
+        grace = timedelta(seconds=float(self.config.get("OUTBOX_GRACE_SECONDS", 5)))
+        for box in self.repo.outboxes:
+            outbox.sweep(box, self._publish, self.clock.now(), grace)

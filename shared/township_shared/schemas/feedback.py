@@ -1,0 +1,284 @@
+"""Schemas of the feedback service: callbacks (回访), completion reports of social organisations, assessment
+queries, and its event payloads."""
+from marshmallow import fields, validate, validates_schema, ValidationError
+
+from ..events import register
+from .common import CODE, StrictSchema
+from .dispatch import ActorRefSchema
+
+SATISFACTION_LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied")
+SATISFIED_LEVELS = SATISFACTION_LEVELS[:3]
+REASON_CLASSES = ("unit", "policy", "unlawful_demand", "other_outside")
+CALLBACK_STATUSES = ("due", "needs_review", "closed")
+CALLBACK_OUTCOMES = ("resolved", "redo", "unresolved", "unreached")
+REPORT_KINDS = ("milestone", "completion")
+REPORT_STATUSES = ("submitted", "verified", "rejected")
+DIMENSIONS = ("actor", "village", "category")
+PERIODS = ("day", "month", "year")
+RATES = ("response_rate", "on_time_completion_rate", "return_rate", "redo_rate", "resolution_rate",
+         "satisfaction_rate", "reach_rate", "avg_handling_hours")
+
+
+class CallbackAttemptSchema(StrictSchema):
+    """The office tried to reach the resident and could not."""
+
+    note = fields.String(validate=validate.Length(max=1000), allow_none=True)
+
+
+class ResidentAnswerSchema(StrictSchema):
+    """What the resident says: through the link (no login) or to the office on the phone."""
+
+    resolved = fields.Boolean(required=True)
+    satisfaction = fields.String(required=True, validate=validate.OneOf(SATISFACTION_LEVELS))
+    comment = fields.String(validate=validate.Length(max=2000), allow_none=True)
+
+
+class OfficeAnswerSchema(ResidentAnswerSchema):
+    """The office records the answer from the phone and, when it is not a satisfied resolution, why."""
+
+    reason_class = fields.String(validate=validate.OneOf(REASON_CLASSES), allow_none=True)
+    note = fields.String(validate=validate.Length(max=1000), allow_none=True)
+    redo_stage = fields.String(validate=validate.OneOf(("handling", "dispatch")), load_default="handling")
+
+
+class ClassifySchema(StrictSchema):
+    """The office decides on whose side an unresolved or dissatisfied answer lies."""
+
+    reason_class = fields.String(required=True, validate=validate.OneOf(REASON_CLASSES))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    redo_stage = fields.String(validate=validate.OneOf(("handling", "dispatch")), load_default="handling")
+
+
+class CallbackQuerySchema(StrictSchema):
+    status = fields.String(validate=validate.OneOf(CALLBACK_STATUSES), load_default="due")
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ReportSchema(StrictSchema):
+    """A social organisation reports a milestone or the completion of a service project."""
+
+    project = fields.String(required=True, validate=CODE)
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
+    milestone = fields.String(validate=validate.Length(min=1, max=200), allow_none=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    people_served = fields.Integer(validate=validate.Range(min=0), load_default=0)
+    hours = fields.Float(validate=validate.Range(min=0), load_default=0.0)
+    evidence_urls = fields.List(fields.Url(schemes={"http", "https"}), validate=validate.Length(min=1, max=20),
+                                required=True)
+
+    @validates_schema
+    def _milestone_named(self, data, **kwargs):
+        if data.get("kind") == "milestone" and not data.get("milestone"):
+            raise ValidationError("name the milestone", "milestone")
+
+
+class ReviewSchema(StrictSchema):
+    verified = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class AssessmentQuerySchema(StrictSchema):
+    dimension = fields.String(load_default="actor", validate=validate.OneOf(DIMENSIONS))
+    period = fields.String(load_default="month", validate=validate.OneOf(PERIODS))
+    at = fields.String(validate=validate.Regexp(r"^\d{4}(-\d{2}(-\d{2})?)?$", error="YYYY, YYYY-MM or YYYY-MM-DD"))
+    kind = fields.String(validate=validate.OneOf(("unit", "party_member", "volunteer", "social_org")))
+    by = fields.String(load_default="response_rate", validate=validate.OneOf(RATES))
+    limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
+
+    @validates_schema
+    def _at_matches_period(self, data, **kwargs):
+        at, period = data.get("at"), data.get("period", "month")
+        if at and len(at) != {"year": 4, "month": 7, "day": 10}[period]:
+            raise ValidationError(f"a {period} is written {'YYYY' if period == 'year' else 'YYYY-MM' if period == 'month' else 'YYYY-MM-DD'}", "at")
+
+
+# ---- event payloads ------------------------------------------------------------------------------------------
+class _CaseOfUnit(StrictSchema):
+    case_id = fields.String(required=True)
+    callback_id = fields.String(required=True)
+    unit = fields.Nested(ActorRefSchema, required=True, metadata={"description": "the lead whose work is rated"})
+    village = fields.String(required=True)
+    category = fields.String(required=True, allow_none=True)
+
+
+@register("callback_recorded", 1)
+class CallbackRecordedV1(_CaseOfUnit):
+    """A callback attempt or answer. ``final`` with ``reached`` false: the last attempt failed (unreached)."""
+
+    reached = fields.Boolean(required=True)
+    final = fields.Boolean(required=True)
+    resolved = fields.Boolean(required=True, allow_none=True)
+    satisfaction = fields.String(required=True, allow_none=True, validate=validate.OneOf(SATISFACTION_LEVELS))
+    channel = fields.String(required=True, validate=validate.OneOf(("phone", "link")))
+    outcome = fields.String(required=True, allow_none=True,
+                            validate=validate.OneOf(CALLBACK_OUTCOMES + ("needs_review",)))
+
+
+@register("case_reopened", 1)
+class CaseReopenedV1(_CaseOfUnit):
+    """Redo (重办): unresolved or dissatisfied for a reason on the unit's side. ``stage`` handling: the same
+    lead handles it again; dispatch: the office routes it anew."""
+
+    reason = fields.String(required=True)
+    stage = fields.String(required=True, validate=validate.OneOf(("handling", "dispatch")))
+
+
+@register("milestone_verified", 1)
+class MilestoneVerifiedV1(StrictSchema):
+    """A project milestone reported by a social organisation was verified: funds may pay against it."""
+
+    report_id = fields.String(required=True)
+    project = fields.String(required=True)
+    organisation = fields.Nested(ActorRefSchema, required=True)
+    milestone = fields.String(required=True)
+    people_served = fields.Integer(required=True)
+    hours = fields.Float(required=True)
+    verified_by = fields.String(required=True)
+
+
+@register("project_completed", 1)
+class ProjectCompletedV1(StrictSchema):
+    """A social organisation's project completion was verified: the rest of the allocation may be paid."""
+
+    report_id = fields.String(required=True)
+    project = fields.String(required=True)
+    organisation = fields.Nested(ActorRefSchema, required=True)
+    people_served = fields.Integer(required=True)
+    hours = fields.Float(required=True)
+    verified_by = fields.String(required=True)
+
+
+@register("report_rejected", 1)
+class ReportRejectedV1(StrictSchema):
+    report_id = fields.String(required=True)
+    project = fields.String(required=True)
+    organisation = fields.Nested(ActorRefSchema, required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
+    reason = fields.String(required=True)
+    rejected_by = fields.String(required=True)
+
+
+@register("hotspot_detected", 1)
+class HotspotDetectedV1(StrictSchema):
+    """N or more demands of one category in one village within the window: raised once per cluster."""
+
+    village = fields.String(required=True)
+    category = fields.String(required=True)
+    count = fields.Integer(required=True)
+    window_hours = fields.Float(required=True)
+    first_at = fields.AwareDateTime(required=True)
+    last_at = fields.AwareDateTime(required=True)
+    case_ids = fields.List(fields.String(), required=True)
+
+
+# ---- views (API answers) -------------------------------------------------------------------------------------
+class _View(StrictSchema):
+    pass
+
+
+class AttemptViewSchema(_View):
+    at = fields.AwareDateTime()
+    by = fields.String()
+    reached = fields.Boolean()
+    note = fields.String(allow_none=True)
+
+
+class AnswerViewSchema(_View):
+    resolved = fields.Boolean()
+    satisfaction = fields.String()
+    comment = fields.String(allow_none=True)
+    channel = fields.String()
+    at = fields.AwareDateTime()
+
+
+class CallbackViewSchema(_View):
+    id = fields.String(attribute="_id")
+    case_id = fields.String()
+    unit = fields.Nested(ActorRefSchema)
+    village = fields.String()
+    category = fields.String(allow_none=True)
+    reply = fields.String()
+    status = fields.String()
+    outcome = fields.String()
+    reason_class = fields.String()
+    created_at = fields.AwareDateTime()
+    closed_at = fields.AwareDateTime()
+    attempts = fields.List(fields.Nested(AttemptViewSchema))
+    answer = fields.Nested(AnswerViewSchema)
+    link = fields.Method("_link", metadata={"description": "one-time link for the resident; office only"})
+
+    def _link(self, obj):
+        return f"/api/v1/callback-links/{obj['token']}" if obj.get("token") else None
+
+
+class PublicCallbackSchema(_View):
+    """What the resident sees behind the link: no personal data, no internals."""
+
+    case_id = fields.String()
+    reply = fields.String()
+    village = fields.String()
+    category = fields.String(allow_none=True)
+    satisfaction_levels = fields.Constant(list(SATISFACTION_LEVELS))
+
+
+class ReviewViewSchema(_View):
+    at = fields.AwareDateTime()
+    by = fields.String()
+    reason = fields.String()
+
+
+class ReportViewSchema(_View):
+    id = fields.String(attribute="_id")
+    organisation = fields.Nested(ActorRefSchema)
+    project = fields.String()
+    kind = fields.String()
+    milestone = fields.String(allow_none=True)
+    text = fields.String()
+    people_served = fields.Integer()
+    hours = fields.Float()
+    evidence_urls = fields.List(fields.String())
+    status = fields.String()
+    submitted_at = fields.AwareDateTime()
+    review = fields.Nested(ReviewViewSchema)
+
+
+class FigureRowSchema(_View):
+    key = fields.String()
+    period = fields.String()
+    at = fields.String()
+    dispatched = fields.Integer()
+    signed = fields.Integer()
+    signed_on_time = fields.Integer()
+    returned = fields.Integer()
+    completed = fields.Integer()
+    completed_on_time = fields.Integer()
+    redone = fields.Integer()
+    callbacks_reached = fields.Integer()
+    callbacks_unreached = fields.Integer()
+    resolved = fields.Integer()
+    rated = fields.Integer()
+    satisfied = fields.Integer()
+    handling_seconds = fields.Float()
+    response_rate = fields.Float(allow_none=True)
+    on_time_completion_rate = fields.Float(allow_none=True)
+    return_rate = fields.Float(allow_none=True)
+    redo_rate = fields.Float(allow_none=True)
+    resolution_rate = fields.Float(allow_none=True)
+    satisfaction_rate = fields.Float(allow_none=True)
+    reach_rate = fields.Float(allow_none=True)
+    avg_handling_hours = fields.Float(allow_none=True)
+
+
+class ClusterViewSchema(_View):
+    first_at = fields.AwareDateTime()
+    last_at = fields.AwareDateTime()
+    count = fields.Integer()
+    case_ids = fields.List(fields.String())
+
+
+class HotspotViewSchema(_View):
+    village = fields.String()
+    category = fields.String()
+    raised_at = fields.AwareDateTime()
+    active_until = fields.AwareDateTime()
+    cluster = fields.Nested(ClusterViewSchema)
