@@ -56,6 +56,8 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
         existing = repo.by_idempotency_key(township_id, idempotency_key)
         if existing:
             return _replay(existing, request_hash)
+    else:
+        idempotency_key = f"request:{uuid.uuid4().hex}"
 
     duplicate_of = None
     if submission.get("category"):
@@ -85,9 +87,8 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
         "duplicate_of": duplicate_of,
         "received_at": now,
         "request_hash": request_hash,
+        "idempotency_key": idempotency_key,
     }
-    if idempotency_key:
-        case["idempotency_key"] = idempotency_key
     event = make_event(DemandReceivedV1, {**case, "case_id": case_id}, source=SOURCE, township_id=township_id,
                        correlation_id=case_id, time=now)
     outbox.attach(case, [event], now)

@@ -8,7 +8,7 @@ docs/decisions/0004-paging-by-sequence-windows.md.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -48,8 +48,10 @@ class DemandRepository:
         c.create_index([("township_id", ASCENDING), ("seq", DESCENDING)], unique=True, name="township_seq")
         for field, name in LIST_INDEXES.items():
             c.create_index([("township_id", ASCENDING), (field, ASCENDING), ("seq", DESCENDING)], name=name)
+        # Every case has a key (intake makes one when the caller gave none): a partial index would not be used
+        # by the MongoDB-compatible server, which then scans the collection on every submission.
         c.create_index([("township_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
-                       partialFilterExpression={"idempotency_key": {"$type": "string"}}, name="idempotency")
+                       name="township_idempotency_key")
         c.create_index([("township_id", ASCENDING), ("village", ASCENDING), ("category", ASCENDING),
                         ("received_at", DESCENDING)], name="duplicate_candidates")
         self.outbox.ensure_indexes()
@@ -117,7 +119,7 @@ class DemandRepository:
         try:
             self.cases.insert_one(doc)
         except DuplicateKeyError as exc:
-            if "idempotency" in str(exc):
+            if "idempotency_key" in str(exc):
                 raise IdempotencyKeyTaken() from None
             raise
 
@@ -138,7 +140,7 @@ class DemandRepository:
             {"township_id": township_id, "village": village, "category": category, "received_at": {"$gte": since}},
             {"reporter": 1, "location": 1, "status": 1, "duplicate_of": 1, "received_at": 1, "village": 1,
              "category": 1},
-        ).hint("duplicate_candidates"))
+        ))
 
     def list_cases(self, township_id: str, filters: dict[str, Any], limit: int,
                    before_seq: int | None = None, received_from: datetime | None = None,
@@ -146,27 +148,50 @@ class DemandRepository:
         """Newest first. Returns the page and the cursor of the next page (None at the end).
 
         Scans ``seq`` windows downwards from ``before_seq``, each four times the last, so every query reads a
-        bounded range of one index; stops when the page is full or the window reaches ``received_from``."""
-        query: dict[str, Any] = {"township_id": township_id, **filters}
-        if received_from or received_to:
-            query["received_at"] = {k: v for k, v in (("$gte", received_from), ("$lte", received_to)) if v}
-        index = next((LIST_INDEXES[f] for f in LIST_INDEXES if f in filters), "township_seq")
+        bounded range of one index; stops when the page is full or the window reaches ``received_from``.
+        Only the most selective filter goes to the server (with several, its planner may pick a wide index,
+        and hints cost a collection-sized overhead there); the others are applied to the window's documents."""
+        indexed = next((f for f in LIST_INDEXES if f in filters), None)
+        query: dict[str, Any] = {"township_id": township_id}
+        if indexed:
+            query[indexed] = filters[indexed]
+        rest = {k: v for k, v in filters.items() if k != indexed}
+
+        def wanted(doc: dict[str, Any]) -> bool:
+            return (all(doc.get(k) == v for k, v in rest.items())
+                    and (received_from is None or doc["received_at"] >= received_from)
+                    and (received_to is None or doc["received_at"] <= received_to))
+
         hi = before_seq if before_seq is not None else self.last_seq(township_id) + 1
+        if received_to is not None:
+            hi = min(hi, self._first_seq_after(township_id, received_to, hi))
         window = max(limit * 2, 32)
         items: list[dict[str, Any]] = []
         while hi > 1 and len(items) < limit:
             lo = max(1, hi - window)
-            items.extend(self.cases.find({**query, "seq": {"$gte": lo, "$lt": hi}})
-                         .sort("seq", DESCENDING).hint(index).limit(limit - len(items)))
+            batch = self.cases.find({**query, "seq": {"$gte": lo, "$lt": hi}}).sort("seq", DESCENDING)
+            items.extend(doc for doc in batch if wanted(doc))
             if received_from and self._older_than(township_id, lo, received_from):
-                hi = 1
                 break
             hi, window = lo, window * 4
+        items = items[:limit]
         more = len(items) == limit and items[-1]["seq"] > 1
         return items, (items[-1]["seq"] if more else None)
+
+    def _first_seq_after(self, township_id: str, moment: datetime, hi: int) -> int:
+        """About the first ``seq`` received after ``moment`` (binary search over point lookups), so a listing
+        that ends in the past starts its windows there instead of walking down from the newest case."""
+        lo = 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._older_than(township_id, mid, moment + timedelta(microseconds=1)):
+                lo = mid + 1
+            else:
+                hi = mid
+        return hi + 64
 
     def _older_than(self, township_id: str, seq: int, moment: datetime) -> bool:
         """Whether cases around ``seq`` were received before ``moment`` (seq grows with time)."""
         probe = self.cases.find_one({"township_id": township_id, "seq": {"$gte": seq, "$lt": seq + 64}},
-                                    {"received_at": 1}, hint="township_seq")
+                                    {"received_at": 1})
         return probe is not None and probe["received_at"] < moment

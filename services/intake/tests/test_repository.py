@@ -22,7 +22,7 @@ def submission(i=0, **over):
 def test_every_listing_query_has_its_index(repo):
     names = {ix["name"] for ix in repo.cases.list_indexes()}
     assert {"township_seq", "township_village_seq", "township_category_seq", "township_status_seq",
-            "township_channel_seq", "idempotency", "duplicate_candidates", "outbox_pending"} <= names
+            "township_channel_seq", "township_idempotency_key", "duplicate_candidates", "outbox_pending"} <= names
 
 
 def test_case_numbers_count_per_local_day_and_township(repo):
