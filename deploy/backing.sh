@@ -7,6 +7,10 @@
 #   deploy/backing.sh up test   RabbitMQ + SecantusDB on 127.0.0.1:27018, throwaway in-memory storage
 #   deploy/backing.sh down run|test
 #
+# AMQP_URI with a vhost (pyamqp://guest:guest@127.0.0.1:5672/mine) gets that vhost created, so two stacks can
+# share the broker without consuming each other's messages; MONGODB_URI=mongodb://127.0.0.1:<port> starts
+# SecantusDB on that port.
+#
 # Set AMQP_URI / MONGODB_URI to use servers of your own: then nothing is started for that server, it is only
 # checked to answer.
 set -euo pipefail
@@ -40,6 +44,8 @@ rabbit_up() {
   if [ -n "${AMQP_URI:-}" ] && ! [[ $AMQP_URI =~ @(127\.0\.0\.1|localhost)(:5672)?/ ]]; then
     say "AMQP_URI is set to a server of yours; not starting RabbitMQ"; return 0
   fi
+  local vhost=""
+  if [[ ${AMQP_URI:-} =~ @(127\.0\.0\.1|localhost)(:5672)?/([^/?]+) ]]; then vhost=${BASH_REMATCH[3]}; fi
   if ! port_open 127.0.0.1 5672; then
     command -v rabbitmq-server >/dev/null || fail "RabbitMQ is not running on 127.0.0.1:5672 and rabbitmq-server is not installed (apt-get install rabbitmq-server, or set AMQP_URI)"
     say "starting RabbitMQ (rabbitmq-server -detached)"
@@ -52,11 +58,20 @@ rabbit_up() {
     rabbitmq-plugins enable rabbitmq_management >/dev/null || fail "could not enable rabbitmq_management"
     wait_port 127.0.0.1 15672 60 || fail "RabbitMQ management API did not open 127.0.0.1:15672 within 60 s"
   fi
+  if [ -n "$vhost" ] && [ "$vhost" != "%2F" ]; then
+    if ! rabbitmqctl list_vhosts 2>/dev/null | grep -qx "$vhost"; then
+      rabbitmqctl add_vhost "$vhost" >/dev/null && rabbitmqctl set_permissions -p "$vhost" guest ".*" ".*" ".*" >/dev/null \
+        || fail "could not create the RabbitMQ vhost $vhost"
+      say "created RabbitMQ vhost $vhost (a separate stack on the same broker)"
+    fi
+  fi
   say "RabbitMQ answers on 127.0.0.1:5672 (management on :15672)"
 }
 
 mongo_up() {
-  if [ -n "${MONGODB_URI:-}" ]; then
+  if [[ ${MONGODB_URI:-} =~ ^mongodb://(127\.0\.0\.1|localhost):([0-9]+)/?$ ]]; then
+    mongo_port=${BASH_REMATCH[2]}   # a local address: start SecantusDB there if nothing answers
+  elif [ -n "${MONGODB_URI:-}" ]; then
     "$VENV/bin/python" - "$MONGODB_URI" <<'PY' || fail "MONGODB_URI=$MONGODB_URI does not answer a ping"
 import sys
 from pymongo import MongoClient
