@@ -42,6 +42,7 @@ def main() -> int:
         subprocess.run([str(ROOT / "deploy" / "backing.sh"), "down", "run"], cwd=ROOT)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     try:
         for loader in ("intake.demo", "dispatch.demo"):
             sh(str(VENV_BIN / "python"), "-m", loader)
