@@ -11,6 +11,7 @@ from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from township_shared.consumers import DeadLetterPublisher, consumer
 from township_shared import outbox
 from township_shared.errors import EXPECTED, NotFound, ValidationFailed, flatten_messages
 from township_shared.events import load_event
@@ -41,6 +42,7 @@ class DispatchService:
     clock = Clock()
     routing = Routing()
     dispatch = EventDispatcher()
+    dead_letters = DeadLetterPublisher()
     config = Config()
 
     def _publish(self, event):
@@ -56,7 +58,8 @@ class DispatchService:
     def _view(self, case, actor):
         return s.DispatchCaseViewSchema().dump(handlers.case_view(case, actor))
 
-    @event_handler("intake", "demand_received")
+    @event_handler("intake", "demand_received", requeue_on_error=True)
+    @consumer
     def receive_demand(self, body):
         """Route a new case, or queue it for triage. Redelivered events change nothing."""
         event = load_event(body, "demand_received")
@@ -64,14 +67,16 @@ class DispatchService:
                                        event)
         self._flush(case)
 
-    @event_handler("feedback", "case_reopened")
+    @event_handler("feedback", "case_reopened", requeue_on_error=True)
+    @consumer
     def reopen_case(self, body):
         """Redo after an unsatisfactory callback."""
         event = load_event(body, "case_reopened")
         self._flush(handlers.reopen_case(self.repo, self.clock.now(), self.routing.policy, self.routing.calendar,
                                          event))
 
-    @event_handler("feedback", "case_closed")
+    @event_handler("feedback", "case_closed", requeue_on_error=True)
+    @consumer
     def close_after_callback(self, body):
         """The callback closed the case (resolved, unresolved with a reason, or unreached)."""
         event = load_event(body, "case_closed")

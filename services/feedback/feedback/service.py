@@ -12,6 +12,7 @@ from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from township_shared.consumers import DeadLetterPublisher, consumer
 from township_shared import outbox
 from township_shared.errors import EXPECTED, ValidationFailed, flatten_messages
 from township_shared.events import load_event
@@ -39,6 +40,7 @@ class FeedbackService:
     clock = Clock()
     settings = Settings()
     dispatch = EventDispatcher()
+    dead_letters = DeadLetterPublisher()
     config = Config()
 
     def _publish(self, event):
@@ -55,36 +57,44 @@ class FeedbackService:
         handlers.fold_event(self.repo, load_event(body, event_type), self.settings.timezone)
 
     # assessment figures, folded from events (idempotent by event id) -----------------------------------------
-    @event_handler("dispatch", "task_assigned")
+    @event_handler("dispatch", "task_assigned", requeue_on_error=True)
+    @consumer
     def fold_task_assigned(self, body):
         self._fold(body, "task_assigned")
 
-    @event_handler("dispatch", "task_signed")
+    @event_handler("dispatch", "task_signed", requeue_on_error=True)
+    @consumer
     def fold_task_signed(self, body):
         self._fold(body, "task_signed")
 
-    @event_handler("dispatch", "task_returned")
+    @event_handler("dispatch", "task_returned", requeue_on_error=True)
+    @consumer
     def fold_task_returned(self, body):
         self._fold(body, "task_returned")
 
-    @event_handler("dispatch", "task_completed")
+    @event_handler("dispatch", "task_completed", requeue_on_error=True)
+    @consumer
     def fold_task_completed(self, body):
         self._fold(body, "task_completed")
 
-    @event_handler("feedback", "callback_recorded")
+    @event_handler("feedback", "callback_recorded", requeue_on_error=True)
+    @consumer
     def fold_callback_recorded(self, body):
         self._fold(body, "callback_recorded")
 
-    @event_handler("feedback", "case_reopened")
+    @event_handler("feedback", "case_reopened", requeue_on_error=True)
+    @consumer
     def fold_case_reopened(self, body):
         self._fold(body, "case_reopened")
 
-    @event_handler("dispatch", "task_completed")
+    @event_handler("dispatch", "task_completed", requeue_on_error=True)
+    @consumer
     def open_callback(self, body):
         """The lead finished: a callback to the resident is due."""
         handlers.open_callback(self.repo, load_event(body, "task_completed"), self.clock.now())
 
-    @event_handler("intake", "demand_received")
+    @event_handler("intake", "demand_received", requeue_on_error=True)
+    @consumer
     def watch_hotspots(self, body):
         doc = handlers.note_demand(self.repo, load_event(body, "demand_received"), self.settings.hotspot_min,
                                    self.settings.hotspot_window)

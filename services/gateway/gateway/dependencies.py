@@ -1,6 +1,10 @@
 """Dependencies of the gateway: a health probe of the backing services."""
 from __future__ import annotations
 
+import json
+from urllib.parse import quote, urlparse
+
+import requests
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 
@@ -28,6 +32,43 @@ class HealthProbe(DependencyProvider):
                 return {"ok": True, "detail": f"connected to {conn.as_uri()}"}
         except Exception as exc:  # any failure is a health answer
             return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:300]}
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
+class Broker(DependencyProvider):
+    """Reads RabbitMQ through its management API: the dead-letter queue (peeked, never consumed) and queue depths."""
+
+    def setup(self):
+        config = self.container.config
+        self.api = config.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672").rstrip("/")
+        self.vhost = quote(urlparse(config["AMQP_URI"]).path.lstrip("/") or "/", safe="")
+
+    def _url(self, path: str) -> tuple[str, tuple[str, str]]:
+        parts = urlparse(self.api)
+        base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}"
+        return f"{base}/api/{path}", (parts.username or "guest", parts.password or "guest")
+
+    def dead_letters(self, limit: int) -> dict:
+        """Up to ``limit`` dead letters, oldest first, left in the queue (ack_requeue_true)."""
+        from township_shared.consumers import DEAD_LETTERS
+
+        url, auth = self._url(f"queues/{self.vhost}/{quote(DEAD_LETTERS, safe='')}")
+        info = requests.get(url, auth=auth, timeout=5)
+        if info.status_code == 404:
+            return {"count": 0, "items": []}
+        info.raise_for_status()
+        got = requests.post(f"{url}/get", auth=auth, timeout=10,
+                            json={"count": limit, "ackmode": "ack_requeue_true", "encoding": "auto"})
+        got.raise_for_status()
+        items = []
+        for message in got.json():
+            try:
+                items.append(json.loads(message["payload"]))
+            except (ValueError, TypeError):
+                items.append({"raw": message["payload"]})
+        return {"count": info.json().get("messages", len(items)), "items": items}
 
     def get_dependency(self, worker_ctx):
         return self

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from township_shared.errors import Forbidden, NotFound, ValidationFailed
 from township_shared.schemas.demands import DemandSubmissionSchema
 
-from .dependencies import HealthProbe
+from .dependencies import Broker, HealthProbe
 from .http import (actor_of, api, json_response, load, office_of, query_args, read_json, read_json_or_empty,
                    reviewer_of, township_of)
 
@@ -30,6 +30,7 @@ class GatewayService:
     dispatch = RpcProxy("dispatch")
     feedback = RpcProxy("feedback")
     health_probe = HealthProbe()
+    broker = Broker()
 
     def _township(self, request):
         return township_of(request, self.config.get("DEFAULT_TOWNSHIP_ID", "qingshui"))
@@ -241,6 +242,18 @@ class GatewayService:
     def hotspots(self, request):
         office_of(request)
         return json_response(200, {"items": self.feedback.list_hotspots(self._township(request))})
+
+    @http("GET", "/api/v1/dead-letters")
+    @api
+    def dead_letters(self, request):
+        """Messages a service could not use, with where and why (office); they stay queued for inspection."""
+        office_of(request)
+        args = query_args(request)
+        try:
+            limit = max(1, min(int(args.get("limit", 50)), 500))
+        except ValueError:
+            raise ValidationFailed({"limit": ["must be a number from 1 to 500"]}) from None
+        return json_response(200, self.broker.dead_letters(limit))
 
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
     @api

@@ -10,6 +10,7 @@ from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from township_shared.consumers import DeadLetterPublisher, consumer
 from township_shared import faults, outbox
 from township_shared.errors import EXPECTED, ValidationFailed, flatten_messages
 from township_shared.events import load_event
@@ -36,6 +37,7 @@ class IntakeService:
     repo = DemandStore()
     clock = Clock()
     dispatch = EventDispatcher()
+    dead_letters = DeadLetterPublisher()
     config = Config()
 
     def _publish(self, event):
@@ -76,12 +78,14 @@ class IntakeService:
         handlers.reference_or_404(self.repo, township_id)
         return CategorySchema(many=True).dump(self.repo.list_categories(township_id))
 
-    @event_handler("dispatch", "case_closed")
+    @event_handler("dispatch", "case_closed", requeue_on_error=True)
+    @consumer
     def case_closed_by_office(self, body):
         """A closed case is no longer open: later demands are not linked to it as duplicates."""
         self._closed(body)
 
-    @event_handler("feedback", "case_closed")
+    @event_handler("feedback", "case_closed", requeue_on_error=True)
+    @consumer
     def case_closed_after_callback(self, body):
         self._closed(body)
 
