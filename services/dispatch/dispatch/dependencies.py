@@ -1,9 +1,8 @@
-"""Dependencies of the dispatch service: its repository, clock, and routing policy from config."""
+"""Dependencies of the dispatch service: its repository and its routing policy from config."""
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
 
-from township_shared.clock import SystemClock
 from township_shared.mongo import MongoRepository
 
 from .calendar import WorkCalendar
@@ -13,16 +12,6 @@ from .repository import DispatchRepository
 
 def CaseStore():
     return MongoRepository(DispatchRepository, database="dispatch")
-
-
-class Clock(DependencyProvider):
-    """The system clock; tests swap it for a ``FixedClock``."""
-
-    def setup(self):
-        self.clock = SystemClock()
-
-    def get_dependency(self, worker_ctx):
-        return self.clock
 
 
 def policy_from_config(config) -> Policy:

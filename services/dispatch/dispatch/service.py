@@ -3,22 +3,19 @@ chases deadlines on a timer, and relays its outbox."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
-from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer
-from township_shared import outbox
-from township_shared.errors import EXPECTED, NotFound, ValidationFailed, flatten_messages
+from township_shared.errors import EXPECTED, NotFound
 from township_shared.events import load_event
 from township_shared.schemas import dispatch as s
+from township_shared.service import Clock, OutboxRelay, load
 
 from . import domain, handlers
-from .dependencies import CaseStore, Clock, Routing
+from .dependencies import CaseStore, Routing
 
 log = logging.getLogger(__name__)
 COMMAND_SCHEMAS = {
@@ -28,14 +25,7 @@ COMMAND_SCHEMAS = {
 }
 
 
-def load(schema, data):
-    try:
-        return schema.load(data if data is not None else {})
-    except ValidationError as exc:
-        raise ValidationFailed(flatten_messages(exc.messages)) from None
-
-
-class DispatchService:
+class DispatchService(OutboxRelay):
     name = "dispatch"
 
     repo = CaseStore()
@@ -45,15 +35,8 @@ class DispatchService:
     dead_letters = DeadLetterPublisher()
     config = Config()
 
-    def _publish(self, event):
-        self.dispatch(event["type"], event)
-
     def _flush(self, case):
-        if case and case.get("outbox"):
-            try:
-                outbox.flush(self.repo.outbox, case, self._publish)
-            except Exception:
-                log.exception("publishing events of case %s failed; the outbox sweep will retry", case["_id"])
+        self.flush_outbox(case, self.repo.outbox)
 
     def _view(self, case, actor):
         return s.DispatchCaseViewSchema().dump(handlers.case_view(case, actor))
@@ -160,8 +143,4 @@ class DispatchService:
         """Reminders before deadlines, overdue notices after them, escalation after the grace."""
         for case in handlers.fire_due_alarms(self.repo, self.clock.now(), self.routing.policy):
             self._flush(case)
-        self.relay_outbox()
-
-    def relay_outbox(self):
-        grace = timedelta(seconds=float(self.config.get("OUTBOX_GRACE_SECONDS", 5)))
-        outbox.sweep(self.repo.outbox, self._publish, self.clock.now(), grace)
+        self.sweep_outboxes([self.repo.outbox], self.clock.now())

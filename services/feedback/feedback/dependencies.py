@@ -1,9 +1,8 @@
-"""Dependencies of the feedback service: its repository, clock and settings from config."""
+"""Dependencies of the feedback service: its repository and settings from config."""
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
 
-from township_shared.clock import SystemClock
 from township_shared.mongo import MongoRepository
 
 from .repository import FeedbackRepository
@@ -11,14 +10,6 @@ from .repository import FeedbackRepository
 
 def FeedbackStore():
     return MongoRepository(FeedbackRepository, database="feedback")
-
-
-class Clock(DependencyProvider):
-    def setup(self):
-        self.clock = SystemClock()
-
-    def get_dependency(self, worker_ctx):
-        return self.clock
 
 
 class Settings(DependencyProvider):

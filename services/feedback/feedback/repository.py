@@ -7,7 +7,7 @@ crash can count an event twice. A month is the sum of at most 31 day documents r
 ``(township_id, month)`` index; a year, of at most 366 (decision 13)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Iterable
 
 from pymongo import ASCENDING, ReturnDocument

@@ -6,34 +6,26 @@ import io
 import logging
 from datetime import timedelta
 
-from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer
-from township_shared import outbox
-from township_shared.errors import EXPECTED, ValidationFailed, flatten_messages
+from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.schemas import feedback as s
+from township_shared.service import Clock, OutboxRelay, load
 
 from . import handlers
-from .dependencies import Clock, FeedbackStore, Settings
+from .dependencies import FeedbackStore, Settings
 
 log = logging.getLogger(__name__)
 FOLDED = {"dispatch": ("task_assigned", "task_signed", "task_returned", "task_completed"),
           "feedback": ("callback_recorded", "case_reopened")}
 
 
-def load(schema, data):
-    try:
-        return schema.load(data if data is not None else {})
-    except ValidationError as exc:
-        raise ValidationFailed(flatten_messages(exc.messages)) from None
-
-
-class FeedbackService:
+class FeedbackService(OutboxRelay):
     name = "feedback"
 
     repo = FeedbackStore()
@@ -43,15 +35,8 @@ class FeedbackService:
     dead_letters = DeadLetterPublisher()
     config = Config()
 
-    def _publish(self, event):
-        self.dispatch(event["type"], event)
-
-    def _flush(self, doc, outbox_of):
-        if doc and doc.get("outbox"):
-            try:
-                outbox.flush(outbox_of, doc, self._publish)
-            except Exception:
-                log.exception("publishing events of %s failed; the outbox sweep will retry", doc["_id"])
+    def _flush(self, doc, box):
+        self.flush_outbox(doc, box)
 
     def _fold(self, body, event_type):
         handlers.fold_event(self.repo, load_event(body, event_type), self.settings.timezone)
@@ -195,6 +180,4 @@ class FeedbackService:
 
     @timer(interval=2)
     def relay_outbox(self):
-        grace = timedelta(seconds=float(self.config.get("OUTBOX_GRACE_SECONDS", 5)))
-        for box in self.repo.outboxes:
-            outbox.sweep(box, self._publish, self.clock.now(), grace)
+        self.sweep_outboxes(self.repo.outboxes, self.clock.now())

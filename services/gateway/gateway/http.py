@@ -15,7 +15,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Request, Response
 
 from township_shared.errors import (Forbidden, PayloadTooLarge, ServiceError, UnsupportedMediaType, ValidationFailed,
-                                    flatten_messages, from_remote)
+                                    from_remote)
 from township_shared.schemas.common import CODE
 
 log = logging.getLogger(__name__)
@@ -104,13 +104,6 @@ def reviewer_of(request: Request) -> str:
     if actor != "office" and not actor.startswith("supervision:"):
         raise Forbidden("only the office or a supervision group may review reports", actor=actor)
     return actor
-
-
-def load(schema, data: Any) -> Any:
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ValidationFailed(flatten_messages(exc.messages)) from None
 
 
 def township_of(request: Request, default: str) -> str:

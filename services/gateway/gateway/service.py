@@ -11,10 +11,11 @@ from werkzeug.wrappers import Response
 
 from township_shared.errors import Forbidden, NotFound, ValidationFailed
 from township_shared.schemas.demands import DemandSubmissionSchema
+from township_shared.service import load
 
 from .dependencies import Broker, HealthProbe
-from .http import (actor_of, api, json_response, load, office_of, query_args, read_json, read_json_or_empty,
-                   reviewer_of, township_of)
+from .http import (actor_of, api, json_response, office_of, query_args, read_json, read_json_or_empty, reviewer_of,
+                   township_of)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TASK_COMMANDS = {"sign": "sign", "return": "return", "start": "start", "extension-request": "request_extension",

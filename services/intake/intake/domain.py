@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from township_shared.privacy import mask_phone, normalise_phone  # noqa: F401  (part of intake's rules)
+from township_shared.privacy import normalise_phone
 
 DUPLICATE_WINDOW = timedelta(hours=72)
 DUPLICATE_RADIUS_M = 200.0

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from township_shared import outbox
 from township_shared.errors import Conflict, NotFound, ValidationFailed
 from township_shared.events import make_event
+from township_shared.privacy import mask_phone
 from township_shared.schemas.common import OPEN_STATUSES
 from township_shared.schemas.demands import DemandReceivedV1
 
@@ -132,5 +133,5 @@ def public_view(case: dict[str, Any]) -> dict[str, Any]:
     view = {k: v for k, v in case.items() if k not in ("_id", "seq", "request_hash", "idempotency_key",
                                                       "outbox", "outbox_since", "outbox_rev")}
     view["id"] = case["_id"]
-    view["reporter"] = {**case["reporter"], "phone": domain.mask_phone(case["reporter"]["phone"])}
+    view["reporter"] = {**case["reporter"], "phone": mask_phone(case["reporter"]["phone"])}
     return view

@@ -2,36 +2,27 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
-from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer
-from township_shared import faults, outbox
-from township_shared.errors import EXPECTED, ValidationFailed, flatten_messages
+from township_shared import faults
+from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.schemas.demands import (DemandAcceptedSchema, DemandPageSchema, DemandQuerySchema,
                                              DemandSchema, DemandSubmissionSchema)
 from township_shared.schemas.reference import CategorySchema, VillageSchema
+from township_shared.service import Clock, OutboxRelay, load
 
 from . import handlers
-from .dependencies import Clock, DemandStore
+from .dependencies import DemandStore
 
 log = logging.getLogger(__name__)
 
 
-def load(schema, data):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ValidationFailed(flatten_messages(exc.messages)) from None
-
-
-class IntakeService:
+class IntakeService(OutboxRelay):
     name = "intake"
 
     repo = DemandStore()
@@ -39,9 +30,6 @@ class IntakeService:
     dispatch = EventDispatcher()
     dead_letters = DeadLetterPublisher()
     config = Config()
-
-    def _publish(self, event):
-        self.dispatch(event["type"], event)
 
     @rpc(expected_exceptions=EXPECTED)
     def submit_demand(self, township_id, submission, idempotency_key=None):
@@ -51,11 +39,7 @@ class IntakeService:
         if not accepted.replayed:
             # a replay leaves any pending event to the sweep, so concurrent retries publish it once
             faults.point("intake.after_store")
-            try:
-                outbox.flush(self.repo.outbox, accepted.case, self._publish)
-            except Exception:
-                log.exception("publish of demand_received for %s failed; the outbox sweep will retry",
-                              accepted.case["_id"])
+            self.flush_outbox(accepted.case, self.repo.outbox)
         view = handlers.public_view(accepted.case)
         return {"case": DemandAcceptedSchema().dump(view), "replayed": accepted.replayed}
 
@@ -96,7 +80,4 @@ class IntakeService:
     @timer(interval=1)
     def relay_outbox(self):
         """Publish events left pending by a crash or a broker outage (older than ``OUTBOX_GRACE_SECONDS``)."""
-        grace = timedelta(seconds=float(self.config.get("OUTBOX_GRACE_SECONDS", 5)))
-        sent = outbox.sweep(self.repo.outbox, self._publish, self.clock.now(), grace)
-        if sent:
-            log.info("outbox sweep published %d pending event(s)", sent)
+        self.sweep_outboxes([self.repo.outbox], self.clock.now())
