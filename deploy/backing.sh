@@ -71,6 +71,7 @@ rabbit_up() {
 mongo_up() {
   if [[ ${MONGODB_URI:-} =~ ^mongodb://(127\.0\.0\.1|localhost):([0-9]+)/?$ ]]; then
     mongo_port=${BASH_REMATCH[2]}   # a local address: start SecantusDB there if nothing answers
+    if [ "$mode" = run ] && [ "$mongo_port" != 27017 ]; then mongo_storage=$STATE/mongo-data-$mongo_port; fi
   elif [ -n "${MONGODB_URI:-}" ]; then
     "$VENV/bin/python" - "$MONGODB_URI" <<'PY' || fail "MONGODB_URI=$MONGODB_URI does not answer a ping"
 import sys

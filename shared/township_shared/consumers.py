@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 
 from .clock import utcnow
 from .errors import ServiceError
+from .observability import EVENTS_DEAD_LETTERED, EVENTS_HANDLED, EVENTS_REQUEUED, correlation
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,12 @@ def consumer(handler: Callable) -> Callable:
 
     @functools.wraps(handler)
     def wrapper(self, body):
+        if isinstance(body, dict) and isinstance(body.get("correlation_id"), str):
+            correlation(body["correlation_id"])
         try:
-            return handler(self, body)
+            result = handler(self, body)
         except PyMongoError:
+            EVENTS_REQUEUED.labels(self.name, handler.__name__).inc()
             log.warning("%s.%s: database unavailable; the message will be redelivered", self.name,
                         handler.__name__)
             raise
@@ -63,5 +67,9 @@ def consumer(handler: Callable) -> Callable:
                 log.warning("%s.%s refused a message (%s); sent to %s", self.name, handler.__name__, exc,
                             DEAD_LETTERS)
             self.dead_letters(dead_letter(self.name, handler.__name__, body, exc))
+            EVENTS_DEAD_LETTERED.labels(self.name, handler.__name__).inc()
+            return None
+        EVENTS_HANDLED.labels(self.name, handler.__name__).inc()
+        return result
 
     return wrapper

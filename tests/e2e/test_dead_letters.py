@@ -44,7 +44,7 @@ def test_malformed_events_are_dead_lettered_and_consumers_go_on(stack, http_base
 
     time.sleep(1.5)
     again = requests.get(f"{http_base}/api/v1/dead-letters", headers=OFFICE, timeout=10).json()
-    assert again["count"] == 4  # read, not consumed; nothing re-queued in a loop
+    assert len(again["items"]) == 4  # read, not consumed; nothing re-queued in a loop
 
     body = {"channel": "hotline", "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"},
             "village": "dongpo", "category": "drinking_water", "title": "停水", "description": "停水"}

@@ -12,6 +12,7 @@ from township_shared.consumers import DeadLetterPublisher, consumer
 from township_shared.errors import EXPECTED, NotFound
 from township_shared.events import load_event
 from township_shared.schemas import dispatch as s
+from township_shared.observability import Metrics
 from township_shared.service import Clock, OutboxRelay, load
 
 from . import domain, handlers
@@ -34,6 +35,7 @@ class DispatchService(OutboxRelay):
     dispatch = EventDispatcher()
     dead_letters = DeadLetterPublisher()
     config = Config()
+    metrics = Metrics()
 
     def _flush(self, case):
         self.flush_outbox(case, self.repo.outbox)
@@ -48,6 +50,12 @@ class DispatchService(OutboxRelay):
         event = load_event(body, "demand_received")
         case = handlers.receive_demand(self.repo, self.clock.now(), self.routing.policy, self.routing.calendar,
                                        event)
+        if case is None:
+            log.info("demand_received %s was handled before; nothing to do", event.id)
+        elif case["status"] == "triage":
+            log.info("case %s waits for triage: %s", case["case_number"], case["triage"]["reason"])
+        else:
+            log.info("case %s routed to %s", case["case_number"], ", ".join(case["open_assignees"]))
         self._flush(case)
 
     @event_handler("feedback", "case_reopened", requeue_on_error=True)

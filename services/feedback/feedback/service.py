@@ -15,6 +15,7 @@ from township_shared.consumers import DeadLetterPublisher, consumer
 from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.schemas import feedback as s
+from township_shared.observability import Metrics
 from township_shared.service import Clock, OutboxRelay, load
 
 from . import handlers
@@ -34,6 +35,7 @@ class FeedbackService(OutboxRelay):
     dispatch = EventDispatcher()
     dead_letters = DeadLetterPublisher()
     config = Config()
+    metrics = Metrics()
 
     def _flush(self, doc, box):
         self.flush_outbox(doc, box)

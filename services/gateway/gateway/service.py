@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from township_shared.errors import Forbidden, NotFound, ValidationFailed
 from township_shared.schemas.demands import DemandSubmissionSchema
+from township_shared.observability import Metrics
 from township_shared.service import load
 
 from .dependencies import Broker, HealthProbe
@@ -27,6 +28,7 @@ class GatewayService:
     name = "gateway"
 
     config = Config()
+    metrics = Metrics()
     intake = RpcProxy("intake")
     dispatch = RpcProxy("dispatch")
     feedback = RpcProxy("feedback")
@@ -243,6 +245,30 @@ class GatewayService:
     def hotspots(self, request):
         office_of(request)
         return json_response(200, {"items": self.feedback.list_hotspots(self._township(request))})
+
+    @http("GET", "/metrics")
+    def metrics_text(self, request):
+        """Prometheus text: this process's entrypoint latencies and failures, and every queue's depth (read
+        from RabbitMQ at scrape time). Each service process serves its own on ``METRICS_PORT_<SERVICE>``."""
+        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+        from prometheus_client.core import GaugeMetricFamily
+
+        depth = GaugeMetricFamily("township_queue_messages", "Messages in a RabbitMQ queue", labels=["queue", "state"])
+        try:
+            for queue, counts in sorted(self.broker.queue_depths().items()):
+                for state, value in counts.items():
+                    depth.add_metric([queue, state], value)
+        except Exception:  # the broker's API down: the process metrics still answer
+            pass
+
+        class Depths:
+            def collect(self):
+                yield depth
+
+        registry = CollectorRegistry()
+        registry.register(Depths())
+        body = generate_latest(REGISTRY) + generate_latest(registry)
+        return Response(body, status=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @http("GET", "/api/v1/dead-letters")
     @api

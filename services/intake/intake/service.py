@@ -14,6 +14,7 @@ from township_shared.events import load_event
 from township_shared.schemas.demands import (DemandAcceptedSchema, DemandPageSchema, DemandQuerySchema,
                                              DemandSchema, DemandSubmissionSchema)
 from township_shared.schemas.reference import CategorySchema, VillageSchema
+from township_shared.observability import Metrics, correlation
 from township_shared.service import Clock, OutboxRelay, load
 
 from . import handlers
@@ -30,12 +31,16 @@ class IntakeService(OutboxRelay):
     dispatch = EventDispatcher()
     dead_letters = DeadLetterPublisher()
     config = Config()
+    metrics = Metrics()
 
     @rpc(expected_exceptions=EXPECTED)
     def submit_demand(self, township_id, submission, idempotency_key=None):
         """Accept a demand; returns ``{"case": DemandAccepted, "replayed": bool}``."""
         loaded = load(DemandSubmissionSchema(), submission)
         accepted = handlers.submit_demand(self.repo, self.clock.now(), township_id, loaded, idempotency_key)
+        correlation(accepted.case["_id"])
+        log.info("demand %s accepted as %s (%s)", accepted.case["case_number"], accepted.case["status"],
+                 "replayed" if accepted.replayed else "new")
         if not accepted.replayed:
             # a replay leaves any pending event to the sweep, so concurrent retries publish it once
             faults.point("intake.after_store")
