@@ -9,7 +9,7 @@ PACKAGES := shared services/intake services/dispatch services/feedback services/
 TEST_MONGODB_URI ?= mongodb://127.0.0.1:27018
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit bench clean
+.PHONY: install run test test-chaos test-unit bench clean
 
 $(STAMP): shared/pyproject.toml $(wildcard services/*/pyproject.toml) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ run: install
 test: install
 	deploy/backing.sh up test
 	status=0; MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	  deploy/backing.sh down test; exit $$status
+
+test-chaos: install
+	deploy/backing.sh up test
+	status=0; CHAOS_DEMANDS=$${CHAOS_DEMANDS:-2000} CHAOS_RABBIT=$${CHAOS_RABBIT:-1} \
+	  MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest tests/chaos -s $(PYTEST_ARGS) || status=$$?; \
 	  deploy/backing.sh down test; exit $$status
 
 test-unit: install

@@ -86,8 +86,11 @@ PY
   [ -x "$VENV/bin/secantusd-py" ] || fail "SecantusDB is not installed in $VENV (run 'make install')"
   [ "$mongo_storage" = ":memory:" ] || mkdir -p "$mongo_storage"
   say "starting SecantusDB on 127.0.0.1:$mongo_port (storage $mongo_storage)"
+  # --sync-on-commit: without it a kill -9 loses the last acknowledged writes (measured: 14 of 300; decision 16)
+  local durability=()
+  [ "$mongo_storage" = ":memory:" ] || durability=(--sync-on-commit)
   nohup "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$mongo_port" --storage-path "$mongo_storage" \
-    --log-level WARNING >"$STATE/mongo-$mode.log" 2>&1 &
+    --log-level WARNING "${durability[@]}" >"$STATE/mongo-$mode.log" 2>&1 &
   echo $! >"$STATE/mongo-$mode.pid"
   echo mongo >>"$started"
   wait_port 127.0.0.1 "$mongo_port" 60 || fail "SecantusDB did not open 127.0.0.1:$mongo_port within 60 s; see $STATE/mongo-$mode.log"

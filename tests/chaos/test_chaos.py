@@ -1,0 +1,292 @@
+"""Chaos: a stream of demands through intake -> dispatch -> completion -> callback while a controller kills
+services (SIGKILL) and restarts them, kills and restarts the MongoDB-compatible server, redelivers events and
+publishes malformed messages. At the end every accepted demand exists exactly once, every case reached the state
+its inputs imply, no task is duplicated, the figures equal a recomputation from the stored data, and every
+malformed message is in the dead-letter queue.
+
+``make test`` runs a bounded version (CHAOS_DEMANDS, default 60); ``make test-chaos`` the full one (2,000 demands,
+and RabbitMQ restarts with CHAOS_RABBIT=1)."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import eventlet
+import pytest
+import requests
+import yaml
+from kombu import Connection, Exchange
+
+from township_shared.testing import ServiceProcess, wait_for_consumer
+
+pytestmark = pytest.mark.integration
+
+DEMANDS = int(os.environ.get("CHAOS_DEMANDS", "60"))
+RESTART_RABBIT = os.environ.get("CHAOS_RABBIT") == "1"
+SERVICES = ["intake.service", "dispatch.service", "feedback.service", "gateway.service"]
+CATEGORIES = {"drinking_water": "water_station", "power_supply": "power_station", "roads_bridges": "transport_office"}
+VILLAGES = ["dongpo", "xihe", "nanshan", "beiling", "taoyuan", "shiqiao", "liushu", "huaxi", "zhenjie"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mongo:
+    """A SecantusDB of this test's own, on disk, so it can be killed with -9 and come back with its data."""
+
+    def __init__(self, path: Path):
+        self.path, self.port, self.proc = path, free_port(), None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}"
+
+    def start(self):
+        binary = str(Path(sys.executable).parent / "secantusd-py")
+        self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path",
+                                      str(self.path), "--log-level", "ERROR", "--sync-on-commit"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("SecantusDB did not start")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+
+class Stack:
+    def __init__(self, config: dict, mongo: Mongo, http_port: int):
+        self.config, self.mongo, self.http_port = config, mongo, http_port
+        self.procs: dict[str, ServiceProcess] = {}
+        self.base = f"http://127.0.0.1:{http_port}"
+
+    def start(self, module: str):
+        env = {"HTTP_PORT": str(self.http_port), "LOG_FORMAT": "plain", "LOG_LEVEL": "WARNING",
+               "METRICS_PORT_INTAKE": "0", "METRICS_PORT_DISPATCH": "0", "METRICS_PORT_FEEDBACK": "0"}
+        self.procs[module] = ServiceProcess(module, self.config, env).start()
+
+    def kill(self, module: str):
+        self.procs[module].kill()
+
+    def stop_all(self):
+        for proc in self.procs.values():
+            proc.kill()
+
+
+def call(method, url, ok=(200, 201), accept=(), tries=120, **kw):
+    """Retry like a patient client (same Idempotency-Key) until the system answers."""
+    for _ in range(tries):
+        try:
+            res = requests.request(method, url, timeout=20, **kw)
+            if res.status_code in ok or res.status_code in accept:
+                return res
+        except requests.RequestException:
+            pass
+        eventlet.sleep(0.5)
+    raise AssertionError(f"{method} {url} never succeeded")
+
+
+@pytest.fixture
+def chaos(tmp_path, rabbit_config, rabbit_manager, db_prefix):
+    mongo = Mongo(tmp_path / "mongo")
+    mongo.start()
+    config = {**rabbit_config, "MONGODB_URI": mongo.uri, "MONGODB_DB_PREFIX": db_prefix, "OUTBOX_GRACE_SECONDS": 1}
+    from dispatch.demo import DEFAULT_ACTORS, load_dispatch_data
+    from dispatch.repository import DispatchRepository
+    from intake.demo import DEFAULT_COUNTY, load_county
+    from intake.repository import DemandRepository
+    from township_shared.mongo import make_client
+
+    client = make_client(mongo.uri)
+    county = yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8"))
+    intake_repo = DemandRepository(client[f"{db_prefix}_intake"])
+    intake_repo.ensure_indexes()
+    load_county(intake_repo, county)
+    dispatch_repo = DispatchRepository(client[f"{db_prefix}_dispatch"])
+    dispatch_repo.ensure_indexes()
+    load_dispatch_data(dispatch_repo, county, yaml.safe_load(DEFAULT_ACTORS.read_text(encoding="utf-8")))
+    client.close()
+    stack = Stack(config, mongo, free_port())
+    for module in SERVICES:
+        stack.start(module)
+    for queue in ("rpc-intake", "rpc-dispatch", "rpc-feedback", "evt-intake-demand_received--dispatch.receive_demand"):
+        wait_for_consumer(rabbit_manager, rabbit_config["vhost"], queue, timeout=60)
+    call("GET", f"{stack.base}/health")
+    yield stack
+    stack.stop_all()
+    mongo.kill()
+
+
+def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
+    stack = chaos
+    seen = event_listener("intake", "demand_received")
+    base = stack.base
+    office = {"X-Actor-Id": "office"}
+    accepted: dict[int, str] = {}
+    resolved: set[str] = set()
+    malformed = 0
+    faults = Counter()
+    done = eventlet.event.Event()
+    rng = random.Random(20261129)
+
+    def life(i: int):
+        category = list(CATEGORIES)[i % len(CATEGORIES)]
+        village = VILLAGES[i % len(VILLAGES)]
+        unit = {"X-Actor-Id": f"unit:{CATEGORIES[category]}"}
+        body = {"channel": "hotline", "reporter": {"name": f"居民{i}", "phone": f"1390{i:07d}", "village": village},
+                "village": village, "category": category, "title": f"混沌测试 {i}", "description": "chaos"}
+        res = call("POST", f"{base}/api/v1/demands", json=body, headers={"Idempotency-Key": f"chaos-{i}"})
+        case_id = res.json()["id"]
+        accepted[i] = case_id
+        case = None
+        for _ in range(240):
+            res = call("GET", f"{base}/api/v1/cases/{case_id}", headers=office, accept=(404,))
+            if res.status_code == 200 and res.json()["tasks"]:
+                case = res.json()
+                break
+            eventlet.sleep(0.5)
+        assert case, f"case {case_id} never routed"
+        task = case["tasks"][0]["id"]
+        command(f"{base}/api/v1/tasks/{task}/sign", unit, {}, ("signed", "in_progress", "completed"))
+        command(f"{base}/api/v1/tasks/{task}/complete", unit, {"reply": "done"}, ("completed",))
+        if i % 2:
+            return
+        for _ in range(240):
+            items = call("GET", f"{base}/api/v1/callbacks", headers=office, params={"limit": 200}).json()["items"]
+            mine = [c for c in items if c["case_id"] == case_id]
+            if mine:
+                call("POST", f"{base}/api/v1/callbacks/{mine[0]['id']}/answer", headers=office, accept=(409,),
+                     json={"resolved": True, "satisfaction": "satisfied"})
+                resolved.add(case_id)
+                return
+            eventlet.sleep(0.5)
+        case = call("GET", f"{base}/api/v1/cases/{case_id}", headers=office).json()
+        raise AssertionError(f"no callback for {case_id}: {case['status']} {[t['status'] for t in case['tasks']]} "
+                             f"{[h['what'] for h in case['history']]} faults so far {dict(faults)}")
+
+    def command(url, headers, body, done_states):
+        """A task command retried until it took: a 409 counts only if an earlier try already moved the task."""
+        for _ in range(240):
+            res = call("POST", url, json=body, headers=headers, accept=(409,))
+            if res.status_code == 200 or res.json().get("status") in done_states:
+                return
+            eventlet.sleep(0.5)
+        raise AssertionError(f"{url}: {res.text}")
+
+    def controller():
+        nonlocal malformed
+        ex = Exchange("intake.events", type="topic", durable=True)
+        while not done.ready():
+            eventlet.sleep(rng.uniform(0.7, 2.0))
+            action = rng.choice(["kill_service", "kill_service", "kill_mongo", "malformed", "redeliver"]
+                                + (["restart_rabbit"] if RESTART_RABBIT else []))
+            faults[action] += 1
+            if action == "kill_service":
+                module = rng.choice(SERVICES)
+                stack.kill(module)
+                eventlet.sleep(rng.uniform(0.2, 1.5))
+                stack.start(module)
+            elif action == "kill_mongo":
+                stack.mongo.kill()
+                eventlet.sleep(rng.uniform(0.5, 2.0))
+                stack.mongo.start()
+            elif action == "restart_rabbit":
+                subprocess.run(["rabbitmqctl", "stop_app"], capture_output=True)
+                eventlet.sleep(1)
+                subprocess.run(["rabbitmqctl", "start_app"], capture_output=True)
+            else:
+                if action == "malformed":
+                    body = {"id": f"bad{malformed}", "type": "demand_received", "version": 1}
+                else:
+                    got = seen.collect(50, timeout=0.2)
+                    if not got:
+                        continue
+                    body = rng.choice(got)
+                try:
+                    with Connection(rabbit_config["AMQP_URI"]) as conn:
+                        conn.Producer(serializer="json").publish(body, exchange=ex, routing_key="demand_received",
+                                                                 declare=[ex])
+                    malformed += action == "malformed"
+                except Exception:
+                    faults["publish_failed"] += 1
+
+    chaos_thread = eventlet.spawn(controller)
+    pool = eventlet.GreenPool(12)
+    for i in range(DEMANDS):
+        pool.spawn_n(life, i)
+        eventlet.sleep(0.05)
+    pool.waitall()
+    done.send(True)
+    chaos_thread.wait()
+    for module in SERVICES:  # everything up again
+        if stack.procs[module].proc.poll() is not None:
+            stack.start(module)
+    if stack.mongo.proc.poll() is not None:
+        stack.mongo.start()
+    eventlet.sleep(8)
+
+    from township_shared.mongo import make_client
+    client = make_client(stack.mongo.uri)
+    prefix = stack.config["MONGODB_DB_PREFIX"]
+    intake_cases = client[f"{prefix}_intake"]["cases"]
+    dispatch_cases = client[f"{prefix}_dispatch"]["cases"]
+    keys = Counter(d["idempotency_key"] for d in intake_cases.find({}, {"idempotency_key": 1}))
+    assert len(accepted) == DEMANDS
+    assert all(keys[f"client:chaos-{i}"] == 1 for i in range(DEMANDS)), "a demand stored twice or lost"
+    assert intake_cases.count_documents({}) == DEMANDS
+    routed = {c["_id"]: c for c in dispatch_cases.find({})}
+    assert set(routed) == set(accepted.values()), "a case missing in dispatch"
+    for case in routed.values():
+        assert len(case["tasks"]) == 1, f"tasks duplicated on {case['case_number']}"
+        assert case["tasks"][0]["status"] == "completed"
+        expected = "closed" if case["_id"] in resolved else "completed"
+        deadline = time.monotonic() + 20
+        while case["status"] != expected and time.monotonic() < deadline:
+            eventlet.sleep(0.5)
+            case = dispatch_cases.find_one({"_id": case["_id"]})
+        assert case["status"] == expected, f"{case['case_number']} is {case['status']}, expected {expected}"
+
+    figures = client[f"{prefix}_feedback"]["figures"]
+    deadline = time.monotonic() + 30
+    while True:
+        folded = Counter()
+        for doc in figures.find({}):
+            for key, counters in doc.get("c", {}).get("actor", {}).items():
+                for counter in ("dispatched", "signed", "completed", "callbacks_reached"):
+                    folded[(key, counter)] += counters.get(counter, 0)
+        recomputed = Counter()
+        for case in dispatch_cases.find({}):
+            for task in case["tasks"]:
+                recomputed[(task["assignee_key"], "dispatched")] += 1
+                recomputed[(task["assignee_key"], "signed")] += bool(task.get("signed_at"))
+                recomputed[(task["assignee_key"], "completed")] += task["status"] == "completed"
+                recomputed[(task["assignee_key"], "callbacks_reached")] += case["_id"] in resolved
+        if +folded == +recomputed or time.monotonic() > deadline:
+            break
+        eventlet.sleep(1)
+    assert +folded == +recomputed, f"figures differ from the stored tasks: {folded} vs {recomputed}"
+
+    dead = 0
+    with Connection(stack.config["AMQP_URI"]) as conn:
+        channel = conn.channel()
+        _, dead, _ = channel.queue_declare("township.dead_letters", passive=True)
+    assert dead == 2 * malformed, f"{dead} dead letters for {malformed} malformed messages x 2 consumers"
+    print(f"\nchaos: demands={DEMANDS} accepted={len(accepted)} resolved={len(resolved)} "
+          f"faults={dict(faults)} malformed={malformed} dead_letters={dead}")
