@@ -1,0 +1,90 @@
+"""Every event consumer fed arbitrary bodies (hypothesis): no exception escapes, nothing is written for a body that
+is not a valid event, and each refused body is dead-lettered with a reason."""
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nameko.testing.services import worker_factory
+
+from township_shared.clock import FixedClock
+from township_shared.events import make_event
+from township_shared.schemas.demands import DemandReceivedV1
+
+pytestmark = pytest.mark.integration
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                        max_size=4), max_leaves=12)
+VALID = make_event(DemandReceivedV1, {
+    "case_id": "c1", "case_number": "QS-20261129-0001", "channel": "hotline",
+    "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"}, "village": "dongpo", "location": None,
+    "category": "drinking_water", "title": "t", "description": "d", "urgency": "general", "attachments": [],
+    "duplicate_of": None, "received_at": FixedClock().now()}, source="intake", township_id="qingshui",
+    correlation_id="c1")
+
+
+def mutated_envelopes():
+    """Envelopes with one field replaced by anything, or the payload's fields replaced by anything."""
+    field = st.sampled_from(sorted(VALID))
+    payload_field = st.sampled_from(sorted(VALID["payload"]))
+    return st.one_of(
+        st.tuples(field, json_values).map(lambda kv: {**VALID, kv[0]: kv[1]}),
+        st.tuples(payload_field, json_values).map(lambda kv: {**VALID, "payload": {**VALID["payload"], kv[0]: kv[1]}}),
+    )
+
+
+BODIES = st.one_of(json_values, mutated_envelopes())
+
+
+class Sink(list):
+    def __call__(self, record):
+        self.append(record)
+
+
+def consumers(dispatch_repo, feedback_repo):
+    from types import SimpleNamespace
+
+    from dispatch.calendar import WorkCalendar
+    from dispatch.domain import Policy
+    from dispatch.service import DispatchService
+    from feedback.service import FeedbackService
+
+    routing = SimpleNamespace(policy=Policy(), calendar=WorkCalendar.default())
+    settings_ = SimpleNamespace(max_attempts=3, hotspot_min=5, hotspot_window=timedelta(hours=24),
+                                timezone="Asia/Shanghai")
+    dispatch = worker_factory(DispatchService, repo=dispatch_repo, clock=FixedClock(), routing=routing,
+                              dead_letters=Sink())
+    feedback = worker_factory(FeedbackService, repo=feedback_repo, clock=FixedClock(), settings=settings_,
+                              dead_letters=Sink())
+    return [(dispatch, "receive_demand"), (dispatch, "reopen_case"), (dispatch, "close_after_callback"),
+            (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
+            (feedback, "fold_callback_recorded")]
+
+
+@pytest.fixture
+def feedback_repo(mongo_client, db_prefix):
+    from feedback.repository import FeedbackRepository
+
+    repo = FeedbackRepository(mongo_client[f"{db_prefix}_feedback"])
+    repo.ensure_indexes()
+    return repo
+
+
+def test_consumers_survive_arbitrary_bodies(dispatch_repo, feedback_repo):
+    workers = consumers(dispatch_repo, feedback_repo)
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(BODIES, st.sampled_from(range(len(workers))))
+    def feed(body, which):
+        worker, method = workers[which]
+        before = len(worker.dead_letters)
+        getattr(worker, method)(body)  # must not raise
+        for record in worker.dead_letters[before:]:
+            # refused for what the body is, never for a crash of the consumer (that would carry a traceback)
+            assert record["error"] == "ValidationFailed", record.get("traceback")
+            assert record["details"]["fields"] and record["handler"] == method
+
+    feed()
+    assert any(len(w.dead_letters) for w, _ in workers)
