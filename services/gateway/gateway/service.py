@@ -14,6 +14,7 @@ from township_shared.schemas.demands import DemandSubmissionSchema
 from township_shared.observability import Metrics
 from township_shared.service import load
 
+from . import openapi
 from .dependencies import Broker, HealthProbe
 from .http import (actor_of, api, json_response, office_of, query_args, read_json, read_json_or_empty, reviewer_of,
                    township_of)
@@ -245,6 +246,12 @@ class GatewayService:
     def hotspots(self, request):
         office_of(request)
         return json_response(200, {"items": self.feedback.list_hotspots(self._township(request))})
+
+    @http("GET", "/openapi.json")
+    @api
+    def openapi(self, request):
+        """The OpenAPI 3 document, generated from the marshmallow schemas."""
+        return json_response(200, openapi.document())
 
     @http("GET", "/metrics")
     def metrics_text(self, request):

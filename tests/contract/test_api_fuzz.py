@@ -1,0 +1,35 @@
+"""schemathesis over the whole OpenAPI document (bounded, seeded): no generated input, valid or not, makes the API
+answer 5xx. Operations are driven one by one with hypothesis (schemathesis' pytest plugin does not load under
+pytest 9 with importlib mode)."""
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+pytestmark = pytest.mark.integration
+EXAMPLES_PER_OPERATION = 25
+
+
+def test_no_input_makes_a_5xx(stack, http_base):
+    schema = schemathesis.openapi.from_url(f"{http_base}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 25
+    failures = []
+    for operation in operations:
+        if operation.path == "/health":
+            continue
+
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def run(case):
+            response = case.call(base_url=http_base, timeout=20)
+            if response.status_code >= 500:
+                failures.append((case.method, case.formatted_path, response.status_code, response.text[:300]))
+            case.validate_response(response, checks=[not_a_server_error])
+
+        try:
+            run()
+        except Exception as exc:  # collect every operation's failure before failing the test
+            failures.append((operation.method, operation.path, type(exc).__name__, str(exc)[:500]))
+    assert not failures, "\n".join(map(str, failures))
