@@ -74,8 +74,12 @@ class Metrics(DependencyProvider):
 
     def start(self):
         if self.port and self.port not in Metrics._served:
-            start_http_server(self.port, addr="127.0.0.1")
-            Metrics._served.add(self.port)
+            try:
+                start_http_server(self.port, addr="127.0.0.1")
+                Metrics._served.add(self.port)
+            except OSError as exc:  # metrics are not worth refusing to serve residents
+                logging.getLogger(__name__).error("%s: metrics not served on port %s: %s", self.service,
+                                                  self.port, exc)
 
     def worker_setup(self, worker_ctx):
         self.started[worker_ctx] = time.perf_counter()

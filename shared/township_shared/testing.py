@@ -147,6 +147,7 @@ class ServiceProcess:
             "MONGODB_URI": config["MONGODB_URI"],
             "MONGODB_DB_PREFIX": config["MONGODB_DB_PREFIX"],
             "OUTBOX_GRACE_SECONDS": str(config.get("OUTBOX_GRACE_SECONDS", 1)),
+            "METRICS_PORT_INTAKE": "0", "METRICS_PORT_DISPATCH": "0", "METRICS_PORT_FEEDBACK": "0",
             **(extra_env or {}),
         }
         self.proc = None

@@ -78,8 +78,7 @@ class Stack:
         self.base = f"http://127.0.0.1:{http_port}"
 
     def start(self, module: str):
-        env = {"HTTP_PORT": str(self.http_port), "LOG_FORMAT": "plain", "LOG_LEVEL": "WARNING",
-               "METRICS_PORT_INTAKE": "0", "METRICS_PORT_DISPATCH": "0", "METRICS_PORT_FEEDBACK": "0"}
+        env = {"HTTP_PORT": str(self.http_port), "LOG_FORMAT": "plain", "LOG_LEVEL": "WARNING"}
         self.procs[module] = ServiceProcess(module, self.config, env).start()
 
     def kill(self, module: str):
