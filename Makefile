@@ -37,8 +37,8 @@ test-unit: install
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 bench: install
-	deploy/backing.sh up run
-	$(PY) bench/intake
+	$(PY) bench/intake --start
+	$(PY) bench/dispatch --start
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache .hypothesis
