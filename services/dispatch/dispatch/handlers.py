@@ -50,7 +50,7 @@ def _route_by_rules(repo: DispatchRepository, settings: Mapping[str, Any], case:
                                     f"{member.get('open_tasks', 0)} open task(s)")
     route = domain.match_rules(repo.rules_for(township, category), category, village)
     if isinstance(route, domain.Route):
-        lead = repo.get_actor(township, "unit", route.lead["id"])
+        lead = repo.routing_unit(township, route.lead["id"])
         if lead is None or not lead.get("active", True):
             return domain.Triage(f"lead unit {route.lead['id']} is missing or inactive", (f"unit:{route.lead['id']}",))
     return route
@@ -59,10 +59,9 @@ def _route_by_rules(repo: DispatchRepository, settings: Mapping[str, Any], case:
 def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Policy, calendar: WorkCalendar,
                    event: Event) -> dict[str, Any] | None:
     """Turn ``demand_received`` into a routed case or a triage entry. Idempotent: the case id is the document
-    id, so a redelivered event stores nothing and returns None."""
+    id, so a redelivered event stores nothing and returns None (the insert is refused; a member reserved for it
+    meanwhile is released). No read before or after: redeliveries are rare, and the insert returns the case."""
     p = event.payload
-    if repo.get_case(event.township_id, p["case_id"]) is not None:
-        return None
     case: dict[str, Any] = {
         "_id": p["case_id"], "township_id": event.township_id, "case_number": p["case_number"],
         "channel": p["channel"], "village": p["village"], "category": p["category"], "urgency": p["urgency"],
@@ -97,11 +96,12 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
             else:
                 events = domain.to_triage(case, now, route.reason, route.candidates)
     domain.refresh(case, policy)
-    if not repo.insert_case(case, envelopes(case, events, now), now):
+    stored = repo.insert_case(case, envelopes(case, events, now), now)
+    if stored is None:
         if reserved:
             repo.release_member(event.township_id, reserved["kind"], reserved["id"])
         return None
-    return repo.get_case(event.township_id, case["_id"])
+    return stored
 
 
 def mutate(repo: DispatchRepository, load: Callable[[], dict[str, Any] | None], change: Callable, now: datetime,

@@ -19,6 +19,10 @@ from . import domain
 from .repository import DemandRepository, IdempotencyKeyTaken
 
 SOURCE = "intake"
+# Keys the gateway makes for requests without an Idempotency-Key (``request:<uuid4>``) are new by construction:
+# looking them up only finds something when the same RPC message is redelivered, and then the insert's unique
+# index refuses the second case and the winner is replayed (``_winner``), so the lookup is skipped for them.
+GENERATED_KEY_PREFIX = "request:"
 
 
 @dataclass
@@ -53,12 +57,12 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
     if errors:
         raise ValidationFailed(errors)
     request_hash = domain.fingerprint(submission)
-    if idempotency_key:
+    if not idempotency_key:
+        idempotency_key = f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
+    elif not idempotency_key.startswith(GENERATED_KEY_PREFIX):
         existing = repo.by_idempotency_key(township_id, idempotency_key)
         if existing:
             return _replay(existing, request_hash)
-    else:
-        idempotency_key = f"request:{uuid.uuid4().hex}"
 
     duplicate_of = None
     if submission.get("category"):
