@@ -29,6 +29,11 @@ class Repository(Protocol):
 def make_client(uri: str, **kwargs: Any) -> MongoClient:
     """A client with the product's conventions: timezone-aware datetimes, bounded waits when the server is down."""
     kwargs.setdefault("tz_aware", True)
+    # Every write of the product is idempotent or guarded (unique ids, ``rev`` checks, applied-event lists), so
+    # driver retries need no server-side bookkeeping; SecantusDB keeps up to 10,000 retryable-write records and
+    # sorts them on every write once full (about 4 ms a write). A URI may still say retryWrites=true.
+    if "retryWrites" not in uri:
+        kwargs.setdefault("retryWrites", False)
     kwargs.setdefault("serverSelectionTimeoutMS", 5000)
     kwargs.setdefault("connectTimeoutMS", 3000)
     return MongoClient(uri, **kwargs)

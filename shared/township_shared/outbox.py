@@ -54,19 +54,14 @@ class Outbox:
         ).limit(limit))
 
     def mark_published(self, doc_id: Any, rev: int, event_ids: Iterable[str]) -> None:
-        """Clear published events. If events were pushed since ``rev``, keep those pending.
-
-        Both updates are idempotent (applying one twice changes nothing more), so they are sent as multi-document
-        updates on ``_id``, which drivers never send as retryable writes: a retryable write makes the server keep
-        a record of it for 30 minutes (SecantusDB keeps up to 10,000 and sorts them all on every write once full:
-        about 4 ms per write), bookkeeping that only non-idempotent writes need. If a clear fails, the sweep
-        publishes the events again and consumers drop the duplicates."""
-        done = self.collection.update_many(
+        """Clear published events. If events were pushed since ``rev``, keep those pending. If a clear fails,
+        the sweep publishes the events again and consumers drop the duplicates."""
+        done = self.collection.update_one(
             {"_id": doc_id, "outbox_rev": rev},
             {"$unset": {"outbox": "", "outbox_since": "", "outbox_rev": ""}},
         )
         if done.matched_count == 0:
-            self.collection.update_many({"_id": doc_id}, {"$pull": {"outbox": {"id": {"$in": list(event_ids)}}}})
+            self.collection.update_one({"_id": doc_id}, {"$pull": {"outbox": {"id": {"$in": list(event_ids)}}}})
 
 
 def flush(outbox: Outbox, doc: dict[str, Any], publish: Publish) -> int:

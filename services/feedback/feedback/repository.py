@@ -135,8 +135,7 @@ class FeedbackRepository:
         return done.modified_count == 1
 
     def extend_hotspot(self, window_id: str, active_until: datetime) -> None:
-        # idempotent, so not a retryable write (see township_shared.outbox.Outbox.mark_published)
-        self.hotspots.update_many({"_id": window_id, "active_until": {"$lt": active_until}},
+        self.hotspots.update_one({"_id": window_id, "active_until": {"$lt": active_until}},
                                   {"$set": {"active_until": active_until}})
 
     def raised_hotspots(self, township_id: str, since: datetime) -> list[dict[str, Any]]:
@@ -151,10 +150,8 @@ class FeedbackRepository:
         for dimension, key, counter, delta in deltas:
             path = f"c.{dimension}.{key}.{counter}"
             inc[path] = inc.get(path, 0) + delta
-        # idempotent by the event id, so sent as a multi-document update on _id, which is never a retryable write
-        # (see township_shared.outbox.Outbox.mark_published); it still upserts at most one document
         try:
-            done = self.figures.update_many(
+            done = self.figures.update_one(
                 {"_id": f"{township_id}:{periods['day']}", "applied": {"$ne": event_id}},
                 {"$inc": inc, "$push": {"applied": event_id},
                  "$setOnInsert": {"township_id": township_id, **periods}} if inc else
