@@ -27,7 +27,12 @@ case $mode in
   test) mongo_port=${TEST_MONGO_PORT:-27018}; mongo_storage=:memory: ;;
   *) echo "usage: $0 up|down run|test" >&2; exit 2 ;;
 esac
-started=$STATE/started-$mode
+
+state_files() {  # per mode and port, so two stacks from one checkout never stop each other's server
+  started=$STATE/started-$mode-$mongo_port
+  pidfile=$STATE/mongo-$mode-$mongo_port.pid
+  logfile=$STATE/mongo-$mode-$mongo_port.log
+}
 
 say() { echo "backing: $*" >&2; }
 fail() { echo "backing: ERROR: $*" >&2; exit 1; }
@@ -90,20 +95,20 @@ PY
   local durability=()
   [ "$mongo_storage" = ":memory:" ] || durability=(--sync-on-commit)
   nohup "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$mongo_port" --storage-path "$mongo_storage" \
-    --log-level WARNING "${durability[@]}" >"$STATE/mongo-$mode.log" 2>&1 &
-  echo $! >"$STATE/mongo-$mode.pid"
+    --log-level WARNING "${durability[@]}" >"$logfile" 2>&1 &
+  echo $! >"$pidfile"
   echo mongo >>"$started"
-  wait_port 127.0.0.1 "$mongo_port" 60 || fail "SecantusDB did not open 127.0.0.1:$mongo_port within 60 s; see $STATE/mongo-$mode.log"
+  wait_port 127.0.0.1 "$mongo_port" 60 || fail "SecantusDB did not open 127.0.0.1:$mongo_port within 60 s; see $logfile"
 }
 
 down() {
   [ -f "$started" ] || return 0
-  if grep -qx mongo "$started" && [ -f "$STATE/mongo-$mode.pid" ]; then
-    pid=$(cat "$STATE/mongo-$mode.pid")
+  if grep -qx mongo "$started" && [ -f "$pidfile" ]; then
+    pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null && say "stopped SecantusDB (pid $pid)"
     for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -9 "$pid" 2>/dev/null || true
-    rm -f "$STATE/mongo-$mode.pid"
+    rm -f "$pidfile"
   fi
   if grep -qx rabbitmq "$started"; then
     rabbitmqctl stop >/dev/null 2>&1 && say "stopped RabbitMQ"
@@ -111,6 +116,8 @@ down() {
   rm -f "$started"
 }
 
+if [[ ${MONGODB_URI:-} =~ ^mongodb://(127\.0\.0\.1|localhost):([0-9]+)/?$ ]]; then mongo_port=${BASH_REMATCH[2]}; fi
+state_files
 case $action in
   up) rabbit_up; mongo_up ;;
   down) down ;;

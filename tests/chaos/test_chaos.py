@@ -228,12 +228,14 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
 
     chaos_thread = eventlet.spawn(controller)
     pool = eventlet.GreenPool(12)
-    for i in range(DEMANDS):
-        pool.spawn_n(life, i)
-        eventlet.sleep(0.05)
-    pool.waitall()
-    done.send(True)
-    chaos_thread.wait()
+    try:
+        for i in range(DEMANDS):
+            pool.spawn_n(life, i)
+            eventlet.sleep(0.05)
+        pool.waitall()
+    finally:  # a failing demand must not leave the controller restarting services after teardown
+        done.send(True)
+        chaos_thread.wait()
     for module in SERVICES:  # everything up again
         if stack.procs[module].proc.poll() is not None:
             stack.start(module)
