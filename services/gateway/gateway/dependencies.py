@@ -33,14 +33,6 @@ class HealthProbe(DependencyProvider):
         except Exception as exc:  # any failure is a health answer
             return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:300]}
 
-    def queue_depths(self) -> dict[str, dict[str, int]]:
-        """Messages ready and unacknowledged per queue of the product's vhost."""
-        url, auth = self._url(f"queues/{self.vhost}")
-        res = requests.get(url, auth=auth, timeout=5)
-        res.raise_for_status()
-        return {q["name"]: {"ready": q.get("messages_ready", 0), "unacked": q.get("messages_unacknowledged", 0)}
-                for q in res.json()}
-
     def get_dependency(self, worker_ctx):
         return self
 
