@@ -7,6 +7,10 @@ Wrap every ``@event_handler`` (declared with ``requeue_on_error=True``) with :fu
   (``GET /api/v1/dead-letters``), not retried forever, not silently dropped;
 - an outage of the database (``PyMongoError``) is raised again, so nameko requeues the message and it is
   redelivered when MongoDB answers (each attempt waits out the server-selection timeout, so this is no hot loop).
+
+Declare handlers with this module's :data:`event_handler`, not nameko's: a body that cannot even be decoded (not
+JSON, a content type nameko does not accept) never reaches a handler, and kombu's default acknowledges and drops it
+with a log line. :class:`DeadLetteringQueueConsumer` sends it to the dead-letter queue first.
 """
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ import traceback
 from typing import Any, Callable
 
 from kombu import Exchange, Queue
-from nameko.messaging import Publisher
+from nameko import events
+from nameko.amqp.publish import Publisher as AmqpPublisher
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.messaging import Publisher, QueueConsumer
 from pymongo.errors import PyMongoError
 
 from .clock import utcnow
@@ -73,3 +80,43 @@ def consumer(handler: Callable) -> Callable:
         return result
 
     return wrapper
+
+
+def undecodable_letter(service: str, handler: str, message: Any, exc: BaseException) -> dict[str, Any]:
+    """The dead-letter record of a message whose body could not be decoded: the raw body as text (invalid UTF-8
+    replaced), its content type and where it was addressed."""
+    raw = message.body
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        raw = bytes(raw).decode("utf-8", errors="replace")
+    info = message.delivery_info or {}
+    return {"service": service, "handler": handler, "at": utcnow().isoformat(), "body": str(raw)[:100_000],
+            "error": "UndecodableMessage", "reason": f"{type(exc).__name__}: {exc}"[:2000],
+            "content_type": message.content_type, "content_encoding": message.content_encoding,
+            "exchange": info.get("exchange"), "routing_key": info.get("routing_key")}
+
+
+class DeadLetteringQueueConsumer(QueueConsumer):
+    """nameko's shared queue consumer, except that an undecodable body is published (persistent, confirmed) to
+    the dead-letter queue before it is acknowledged. If that publish fails the exception propagates, the
+    connection is re-established and the broker redelivers the message: it is never acknowledged unrecorded."""
+
+    def on_decode_error(self, message, exc):
+        tag = (message.delivery_info or {}).get("consumer_tag")
+        handler = next((provider.method_name for provider, kombu_consumer in self._consumers.items()
+                        if tag in kombu_consumer._active_tags.values()), "unknown")
+        record = undecodable_letter(self.container.service_name, handler, message, exc)
+        log.warning("%s.%s got an undecodable message (%s); sent to %s", self.container.service_name, handler, exc,
+                    DEAD_LETTERS)
+        AmqpPublisher(self.container.config[AMQP_URI_CONFIG_KEY], serializer="json").publish(
+            record, exchange=dead_letter_exchange, routing_key=DEAD_LETTERS, declare=[dead_letter_queue])
+        EVENTS_DEAD_LETTERED.labels(self.container.service_name, handler).inc()
+        message.ack()
+
+
+class EventHandler(events.EventHandler):
+    """nameko's event handler on a :class:`DeadLetteringQueueConsumer`."""
+
+    queue_consumer = DeadLetteringQueueConsumer()
+
+
+event_handler = EventHandler.decorator

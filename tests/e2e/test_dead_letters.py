@@ -55,3 +55,33 @@ def test_malformed_events_are_dead_lettered_and_consumers_go_on(stack, http_base
     assert dispatch_repo.get_case("qingshui", case_id) is not None
     assert requests.get(f"{http_base}/api/v1/dead-letters", headers={"X-Actor-Id": "unit:water_station"},
                         timeout=10).status_code == 403
+
+
+def test_undecodable_bodies_are_dead_lettered_not_dropped(stack, http_base, service_config, dispatch_repo):
+    """Bodies nameko cannot decode (broken JSON, a content type it does not accept) never reach a handler; kombu's
+    default would acknowledge and drop them. They are in the dead-letter queue, raw, with the handler's name."""
+    amqp = service_config["AMQP_URI"]
+    publish(amqp, "intake.events", "demand_received", b'{"id": "broken', content_type="application/json")
+    publish(amqp, "dispatch.events", "task_completed", b"\xff\xfeplain text", content_type="text/plain")
+    got = dead_letters(http_base, 4)
+    assert got["count"] == 4
+    assert {d["error"] for d in got["items"]} == {"UndecodableMessage"}
+    by = sorted((d["service"], d["handler"], d["routing_key"]) for d in got["items"])
+    assert by == [("dispatch", "receive_demand", "demand_received"),
+                  ("feedback", "fold_task_completed", "task_completed"),
+                  ("feedback", "open_callback", "task_completed"),
+                  ("feedback", "watch_hotspots", "demand_received")]
+    broken = next(d for d in got["items"] if d["service"] == "dispatch")
+    assert broken["body"] == '{"id": "broken' and broken["content_type"] == "application/json"
+    assert "JSONDecodeError" in broken["reason"] or "decode" in broken["reason"].lower()
+
+    time.sleep(1.5)
+    assert requests.get(f"{http_base}/api/v1/dead-letters", headers=OFFICE, timeout=10).json()["count"] == 4
+
+    body = {"channel": "hotline", "reporter": {"name": "李四", "phone": "13812345679", "village": "dongpo"},
+            "village": "dongpo", "category": "drinking_water", "title": "停水", "description": "停水"}
+    case_id = requests.post(f"{http_base}/api/v1/demands", json=body, timeout=10).json()["id"]
+    deadline = time.monotonic() + 10
+    while dispatch_repo.get_case("qingshui", case_id) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert dispatch_repo.get_case("qingshui", case_id) is not None

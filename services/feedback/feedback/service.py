@@ -7,11 +7,11 @@ import logging
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from township_shared.consumers import DeadLetterPublisher, consumer
+from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.schemas import feedback as s

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from township_shared.consumers import DeadLetterPublisher, consumer
+from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared import faults
 from township_shared.errors import EXPECTED
 from township_shared.events import load_event
