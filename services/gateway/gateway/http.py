@@ -1,11 +1,15 @@
 """HTTP plumbing for the gateway: JSON answers, body limits, and the mapping of errors to statuses.
 
 Every route goes through :func:`api`, so a client only ever gets JSON: a 4xx naming each bad field and the
-reason, 503 when a service behind the gateway is unreachable, and a logged 500 only for a real bug."""
+reason, 503 when a service behind the gateway is unreachable, 504 when it does not answer within
+``RPC_TIMEOUT_SECONDS`` (nameko 2's RPC proxy waits forever, and a reply lost when RabbitMQ restarts would otherwise
+hold a gateway worker for good), and a logged 500 only for a real bug."""
 from __future__ import annotations
 
 import functools
 import json
+
+import eventlet
 import logging
 import re
 from typing import Any, Callable
@@ -22,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TOWNSHIP_HEADER = "X-Township-Id"
 ACTOR_HEADER = "X-Actor-Id"
+DEFAULT_RPC_TIMEOUT_SECONDS = 30
 ACTOR_PATTERN = re.compile(r"^(unit|party_member|volunteer|social_org|supervision):[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -39,8 +44,16 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
 
     @functools.wraps(handler)
     def wrapper(self, request: Request, *args, **kwargs) -> Response:
+        seconds = float(self.config.get("RPC_TIMEOUT_SECONDS", DEFAULT_RPC_TIMEOUT_SECONDS))
+        timer = eventlet.Timeout(seconds)
         try:
             return handler(self, request, *args, **kwargs)
+        except eventlet.Timeout as exc:
+            if exc is not timer:
+                raise
+            log.warning("%s %s: no answer from the services within %s s", request.method, request.path, seconds)
+            return error_response(504, {"error": "timeout", "message": f"no answer within {seconds:g} s; retry "
+                                        "(with the same Idempotency-Key for a demand)"})
         except ServiceError as exc:
             return error_response(exc.status, exc.body)
         except RemoteError as exc:
@@ -54,6 +67,8 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.path)
             return error_response(500, {"error": "internal_error", "message": "unexpected error; it was logged"})
+        finally:
+            timer.cancel()
 
     return wrapper
 

@@ -134,7 +134,9 @@ def document() -> dict[str, Any]:
         operation: dict[str, Any] = {"summary": summary, "parameters": params, "responses": {
             str(status): {"description": "success", "content": {"application/json": {"schema": response}}},
             **{str(e): {"description": "error", "content": {"application/json": {"schema": ERROR}}}
-               for e in errors}}}
+               for e in errors},
+            "504": {"description": "a service did not answer within RPC_TIMEOUT_SECONDS; retry",
+                    "content": {"application/json": {"schema": ERROR}}}}}
         if body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
         spec.path(path=path, operations={method: operation})

@@ -108,3 +108,22 @@ def test_health_reports_both_backing_services(stack, http_base):
     res = requests.get(f"{http_base}/health", timeout=10)
     assert res.status_code == 200
     assert res.json()["rabbitmq"]["ok"] and res.json()["mongodb"]["ok"]
+
+
+def test_a_service_that_does_not_answer_gives_504_and_frees_the_worker(container_factory, service_config,
+                                                                       http_base):
+    """intake's queue exists but nothing consumes it (a reply lost, a service hung): the gateway answers 504
+    after RPC_TIMEOUT_SECONDS instead of holding the worker forever."""
+    from kombu import Connection, Exchange, Queue
+
+    from gateway.service import GatewayService
+
+    with Connection(service_config["AMQP_URI"]) as conn:
+        Queue("rpc-intake", Exchange("nameko-rpc", type="topic", durable=True), routing_key="intake.*",
+              durable=True)(conn.default_channel).declare()
+    container = container_factory(GatewayService, {**service_config, "RPC_TIMEOUT_SECONDS": 0.5, "max_workers": 1})
+    container.start()
+    for _ in range(2):  # with one worker, the second answer proves the first released it
+        res = requests.get(f"{http_base}/api/v1/demands", timeout=10)
+        assert res.status_code == 504, res.text
+        assert res.json()["error"] == "timeout"
