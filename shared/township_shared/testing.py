@@ -65,21 +65,30 @@ def http_base(web_config) -> str:
 
 
 class EventListener:
-    """Collects the events a service publishes on its ``<service>.events`` exchange into a queue."""
+    """Collects the events a service publishes on its ``<service>.events`` exchange into a queue.
+
+    It survives a restart of RabbitMQ (chaos tests): it reconnects and declares its queue again; what was published
+    while it was away is missed."""
 
     def __init__(self, amqp_uri: str, source: str, routing_key: str = "#"):
-        from kombu import Connection, Exchange, Queue
+        from kombu import Exchange, Queue
 
+        self.amqp_uri = amqp_uri
         self.events: queue.Queue = queue.Queue()
-        self.connection = Connection(amqp_uri)
         exchange = Exchange(f"{source}.events", type="topic", durable=True)
         self.queue = Queue(f"test-listener-{uuid.uuid4().hex[:8]}", exchange, routing_key=routing_key,
                            exclusive=True, auto_delete=True)
-        self.consumer = self.connection.Consumer([self.queue], callbacks=[self._on_message], accept=["json"])
-        self.consumer.consume()
+        self._connect()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
+
+    def _connect(self):
+        from kombu import Connection
+
+        self.connection = Connection(self.amqp_uri)
+        self.consumer = self.connection.Consumer([self.queue], callbacks=[self._on_message], accept=["json"])
+        self.consumer.consume()
 
     def _on_message(self, body, message):
         self.events.put(body)
@@ -87,6 +96,7 @@ class EventListener:
 
     def _drain(self):
         import socket
+        import time
 
         while not self._stop.is_set():
             try:
@@ -94,8 +104,17 @@ class EventListener:
             except socket.timeout:
                 continue
             except Exception:
-                if not self._stop.is_set():
-                    raise
+                if self._stop.is_set():
+                    return
+                try:
+                    self.connection.release()
+                except Exception:
+                    pass
+                time.sleep(0.5)
+                try:
+                    self._connect()
+                except Exception:
+                    continue
 
     def next(self, timeout: float = 10.0) -> dict[str, Any]:
         return self.events.get(timeout=timeout)

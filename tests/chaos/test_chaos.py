@@ -135,7 +135,9 @@ def chaos(tmp_path, rabbit_config, rabbit_manager, db_prefix):
 
 def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
     stack = chaos
-    seen = event_listener("intake", "demand_received")
+    seen_demands = event_listener("intake", "demand_received")
+    seen_completions = event_listener("dispatch", "task_completed")
+    malformed_kinds = Counter()
     base = stack.base
     office = {"X-Actor-Id": "office"}
     accepted: dict[int, str] = {}
@@ -143,7 +145,8 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
     malformed = 0
     faults = Counter()
     done = eventlet.event.Event()
-    rng = random.Random(20261129)
+    seed = int(os.environ.get("CHAOS_SEED", "20261129"))
+    rng = random.Random(seed)
 
     def life(i: int):
         category = list(CATEGORIES)[i % len(CATEGORIES)]
@@ -178,7 +181,14 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
             eventlet.sleep(0.5)
         case = call("GET", f"{base}/api/v1/cases/{case_id}", headers=office).json()
         raise AssertionError(f"no callback for {case_id}: {case['status']} {[t['status'] for t in case['tasks']]} "
-                             f"{[h['what'] for h in case['history']]} faults so far {dict(faults)}")
+                             f"{[h['what'] for h in case['history']]} faults so far {dict(faults)}; "
+                             f"dead letters other than the test's: {unexpected_dead_letters()}")
+
+    def unexpected_dead_letters():
+        got = call("GET", f"{base}/api/v1/dead-letters", headers=office, params={"limit": 500}).json()["items"]
+        return [(d.get("service"), d.get("handler"), d.get("error"), d.get("reason")) for d in got
+                if not (d.get("error") == "UndecodableMessage" or str(d.get("body", {})).find("bad-") >= 0
+                        or isinstance(d.get("body"), list))]
 
     def command(url, headers, body, done_states):
         """A task command retried until it took: a 409 counts only if an earlier try already moved the task."""
@@ -189,9 +199,20 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
             eventlet.sleep(0.5)
         raise AssertionError(f"{url}: {res.text}")
 
+    def publish(exchange: str, routing_key: str, body, **kw) -> bool:
+        """Persistent, confirmed: a message the broker lost in a restart would look like one a service dropped."""
+        ex = Exchange(exchange, type="topic", durable=True)
+        try:
+            with Connection(rabbit_config["AMQP_URI"], transport_options={"confirm_publish": True}) as conn:
+                conn.Producer().publish(body, exchange=ex, routing_key=routing_key, declare=[ex], delivery_mode=2,
+                                        retry=False, **kw)
+            return True
+        except Exception:
+            faults["publish_failed"] += 1
+            return False
+
     def controller():
         nonlocal malformed
-        ex = Exchange("intake.events", type="topic", durable=True)
         while not done.ready():
             eventlet.sleep(rng.uniform(0.7, 2.0))
             action = rng.choice(["kill_service", "kill_service", "kill_mongo", "malformed", "redeliver"]
@@ -208,23 +229,34 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
                 stack.mongo.start()
             elif action == "restart_rabbit":
                 subprocess.run(["rabbitmqctl", "stop_app"], capture_output=True)
-                eventlet.sleep(1)
+                eventlet.sleep(rng.uniform(0.5, 2.0))
                 subprocess.run(["rabbitmqctl", "start_app"], capture_output=True)
-            else:
-                if action == "malformed":
-                    body = {"id": f"bad{malformed}", "type": "demand_received", "version": 1}
+                subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True)
+            elif action == "malformed":
+                # each target queue has two consumers, so each malformed message makes two dead letters
+                exchange, key = rng.choice([("intake.events", "demand_received"), ("dispatch.events",
+                                                                                   "task_completed")])
+                kind = rng.choice(["envelope", "payload", "undecodable"])
+                if kind == "undecodable":
+                    ok = publish(exchange, key, b"\x00{not json" + str(malformed).encode(),
+                                 content_type="application/json", content_encoding="binary")
+                elif kind == "payload":
+                    envelope = {"id": f"bad-{malformed}", "type": key, "version": 1,
+                                "time": "2026-11-29T08:00:00+00:00", "source": exchange.split(".")[0],
+                                "correlation_id": f"bad-{malformed}", "township_id": "qingshui",
+                                "payload": {"unexpected": True}}
+                    ok = publish(exchange, key, envelope, serializer="json")
                 else:
-                    got = seen.collect(50, timeout=0.2)
-                    if not got:
-                        continue
+                    ok = publish(exchange, key, ["not", "an", "envelope", malformed], serializer="json")
+                if ok:
+                    malformed += 1
+                    malformed_kinds[kind] += 1
+            else:
+                source = rng.choice([seen_demands, seen_completions])
+                got = [b for b in source.collect(50, timeout=0.2) if isinstance(b, dict) and "source" in b]
+                if got:
                     body = rng.choice(got)
-                try:
-                    with Connection(rabbit_config["AMQP_URI"]) as conn:
-                        conn.Producer(serializer="json").publish(body, exchange=ex, routing_key="demand_received",
-                                                                 declare=[ex])
-                    malformed += action == "malformed"
-                except Exception:
-                    faults["publish_failed"] += 1
+                    publish(f"{body['source']}.events", body["type"], body, serializer="json")
 
     chaos_thread = eventlet.spawn(controller)
     pool = eventlet.GreenPool(12)
@@ -289,5 +321,5 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
         channel = conn.channel()
         _, dead, _ = channel.queue_declare("township.dead_letters", passive=True)
     assert dead == 2 * malformed, f"{dead} dead letters for {malformed} malformed messages x 2 consumers"
-    print(f"\nchaos: demands={DEMANDS} accepted={len(accepted)} resolved={len(resolved)} "
-          f"faults={dict(faults)} malformed={malformed} dead_letters={dead}")
+    print(f"\nchaos: seed={seed} demands={DEMANDS} accepted={len(accepted)} resolved={len(resolved)} "
+          f"faults={dict(faults)} malformed={malformed} {dict(malformed_kinds)} dead_letters={dead}")

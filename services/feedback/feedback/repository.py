@@ -1,9 +1,13 @@
 """Feedback's documents: callbacks, completion reports, hotspot windows, and assessment figures.
 
 Figures are kept as one document per township and local day: ``c.<dimension>.<key>.<counter>`` counters plus
-``applied``, the ids of the events already folded into it. An event changes exactly one day document, with a
-single conditional ``$inc`` (``applied`` must not hold its id), so a redelivered event changes nothing and no
-crash can count an event twice. A month is the sum of at most 31 day documents read through the
+``applied``, the ids of the last :data:`RECENT_APPLIED` events folded into it. An event changes exactly one day
+document, with a single conditional ``$inc`` (``applied`` must not hold its id), then leaves a marker in
+``folded_events`` (``_id`` = event id), which is checked first. So a redelivered event changes nothing: the marker
+catches it whenever it comes back, and the ``applied`` window catches the one that comes back after a crash
+between the ``$inc`` and the marker (redelivered at once, long before a thousand other events of that township's
+day). The window keeps the day document small: with every id in it, each fold rewrote and scanned a list that grew
+through the day (decision 19). A month is the sum of at most 31 day documents read through the
 ``(township_id, month)`` index; a year, of at most 366 (decision 13)."""
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from township_shared.outbox import Outbox
 from .assessment import merge
 
 RECENT_PER_HOTSPOT = 50
+RECENT_APPLIED = 1000
 NOT_STORED = ("_id", "rev", "outbox", "outbox_since", "outbox_rev")
 
 
@@ -34,6 +39,7 @@ class FeedbackRepository:
         self.reports = db["reports"]
         self.hotspots = db["hotspots"]
         self.figures = db["figures"]
+        self.folded_events = db["folded_events"]
         self.outboxes = [Outbox(self.callbacks), Outbox(self.reports), Outbox(self.hotspots)]
 
     def ensure_indexes(self) -> None:
@@ -150,16 +156,24 @@ class FeedbackRepository:
         for dimension, key, counter, delta in deltas:
             path = f"c.{dimension}.{key}.{counter}"
             inc[path] = inc.get(path, 0) + delta
+        day_id = f"{township_id}:{periods['day']}"
+        if self.folded_events.find_one({"_id": event_id}, {"_id": 1}) is not None:
+            return False
+        remember = {"applied": {"$each": [event_id], "$slice": -RECENT_APPLIED}}
         try:
             done = self.figures.update_one(
-                {"_id": f"{township_id}:{periods['day']}", "applied": {"$ne": event_id}},
-                {"$inc": inc, "$push": {"applied": event_id},
-                 "$setOnInsert": {"township_id": township_id, **periods}} if inc else
-                {"$push": {"applied": event_id}, "$setOnInsert": {"township_id": township_id, **periods}},
+                {"_id": day_id, "applied": {"$ne": event_id}},
+                {"$inc": inc, "$push": remember, "$setOnInsert": {"township_id": township_id, **periods}} if inc else
+                {"$push": remember, "$setOnInsert": {"township_id": township_id, **periods}},
                 upsert=True)
+            applied = done.modified_count == 1 or done.upserted_id is not None
         except DuplicateKeyError:
-            return False
-        return done.modified_count == 1 or done.upserted_id is not None
+            applied = False
+        try:
+            self.folded_events.insert_one({"_id": event_id, "township_id": township_id, "day": day_id})
+        except DuplicateKeyError:
+            pass
+        return applied
 
     def read_figures(self, township_id: str, period: str, at: str) -> dict[str, Any]:
         """Summed counters of every day document in the period: ``{dimension: {key: {counter: n}}}``."""
