@@ -15,6 +15,8 @@ with a log line. :class:`DeadLetteringQueueConsumer` sends it to the dead-letter
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import traceback
 from typing import Any, Callable
@@ -42,9 +44,18 @@ def DeadLetterPublisher() -> Publisher:
     return Publisher(queue=dead_letter_queue)
 
 
+def letter_id(service: str, handler: str, body: Any) -> str:
+    """The same for the same message at the same handler: a consumer killed between recording a dead letter and
+    acknowledging the message records it again when the message comes back (at least once); readers collapse
+    repeats by this id."""
+    raw = json.dumps([service, handler, body], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha1(raw.encode("utf-8")).hexdigest()
+
+
 def dead_letter(service: str, handler: str, body: Any, exc: BaseException) -> dict[str, Any]:
     """The dead-letter record: the original body, where it failed and why."""
-    record = {"service": service, "handler": handler, "at": utcnow().isoformat(), "body": body,
+    record = {"letter_id": letter_id(service, handler, body), "service": service, "handler": handler,
+              "at": utcnow().isoformat(), "body": body,
               "error": type(exc).__name__, "reason": str(exc)[:2000]}
     if isinstance(exc, ServiceError):
         record["details"] = exc.body
@@ -89,7 +100,9 @@ def undecodable_letter(service: str, handler: str, message: Any, exc: BaseExcept
     if isinstance(raw, (bytes, bytearray, memoryview)):
         raw = bytes(raw).decode("utf-8", errors="replace")
     info = message.delivery_info or {}
-    return {"service": service, "handler": handler, "at": utcnow().isoformat(), "body": str(raw)[:100_000],
+    body = str(raw)[:100_000]
+    return {"letter_id": letter_id(service, handler, body), "service": service, "handler": handler,
+            "at": utcnow().isoformat(), "body": body,
             "error": "UndecodableMessage", "reason": f"{type(exc).__name__}: {exc}"[:2000],
             "content_type": message.content_type, "content_encoding": message.content_encoding,
             "exchange": info.get("exchange"), "routing_key": info.get("routing_key")}

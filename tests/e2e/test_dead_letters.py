@@ -71,6 +71,7 @@ def test_undecodable_bodies_are_dead_lettered_not_dropped(stack, http_base, serv
                   ("feedback", "fold_task_completed", "task_completed"),
                   ("feedback", "open_callback", "task_completed"),
                   ("feedback", "watch_hotspots", "demand_received")]
+    assert len({d["letter_id"] for d in got["items"]}) == 4
     broken = next(d for d in got["items"] if d["service"] == "dispatch")
     assert broken["body"] == '{"id": "broken' and broken["content_type"] == "application/json"
     assert "JSONDecodeError" in broken["reason"] or "decode" in broken["reason"].lower()

@@ -58,6 +58,9 @@ def test_case_lifecycle_with_redo_and_figures(stack, http_base, event_listener):
     callbacks = wait_for(lambda: requests.get(f"{base}/api/v1/callbacks", headers=OFFICE, timeout=10).json()["items"],
                          lambda items: len(items) == 1)
     assert callbacks[0]["case_id"] == case_id and callbacks[0]["link"]
+    for wanted, count in ((case_id, 1), ("no-such-case", 0)):
+        found = requests.get(f"{base}/api/v1/callbacks", headers=OFFICE, params={"case_id": wanted}, timeout=10)
+        assert len(found.json()["items"]) == count
     bad = requests.post(f"{base}/api/v1/callbacks/{callbacks[0]['id']}/answer", headers=OFFICE, timeout=10,
                         json={"resolved": False, "satisfaction": "dissatisfied"})
     assert bad.status_code == 400 and "reason_class" in bad.json()["fields"]

@@ -46,6 +46,7 @@ class FeedbackRepository:
         self.callbacks.create_index([("township_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)],
                                     name="township_status_created")
         self.callbacks.create_index([("token", ASCENDING)], unique=True, sparse=True, name="token")
+        self.callbacks.create_index([("case_id", ASCENDING)], name="case")
         self.reports.create_index([("township_id", ASCENDING), ("organisation_key", ASCENDING)],
                                   name="township_organisation")
         self.reports.create_index([("township_id", ASCENDING), ("status", ASCENDING)], name="township_status")
@@ -95,9 +96,14 @@ class FeedbackRepository:
     def save_callback(self, cb: dict[str, Any], events: list[dict], now: datetime) -> dict[str, Any]:
         return self._save(self.callbacks, cb, events, now)
 
-    def list_callbacks(self, township_id: str, status: str, limit: int) -> list[dict[str, Any]]:
-        return list(self.callbacks.find({"township_id": township_id, "status": status})
-                    .sort("created_at", ASCENDING).limit(limit))
+    def list_callbacks(self, township_id: str, status: str, limit: int,
+                       case_id: str | None = None) -> list[dict[str, Any]]:
+        """Oldest first; with ``case_id``, only that case's (through the ``case`` index)."""
+        if case_id is not None:
+            found = self.callbacks.find({"case_id": case_id, "township_id": township_id, "status": status})
+        else:
+            found = self.callbacks.find({"township_id": township_id, "status": status})
+        return list(found.sort("created_at", ASCENDING).limit(limit))
 
     # reports -------------------------------------------------------------------------------------------------
     def insert_report(self, report: dict[str, Any], now: datetime) -> None:

@@ -94,7 +94,8 @@ class FeedbackService(OutboxRelay):
     @rpc(expected_exceptions=EXPECTED)
     def list_callbacks(self, township_id, query):
         q = load(s.CallbackQuerySchema(), query)
-        return s.CallbackViewSchema(many=True).dump(self.repo.list_callbacks(township_id, q["status"], q["limit"]))
+        return s.CallbackViewSchema(many=True).dump(self.repo.list_callbacks(township_id, q["status"], q["limit"],
+                                                                             q.get("case_id")))
 
     @rpc(expected_exceptions=EXPECTED)
     def record_callback_attempt(self, township_id, callback_id, body):

@@ -51,6 +51,8 @@ class ClassifySchema(StrictSchema):
 
 class CallbackQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(CALLBACK_STATUSES), load_default="due")
+    case_id = fields.String(validate=validate.Length(min=1, max=100),
+                            metadata={"description": "only the callbacks of this case"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
