@@ -1,5 +1,6 @@
 """Every event consumer fed arbitrary bodies (hypothesis): no exception escapes, nothing is written for a body that
 is not a valid event, and each refused body is dead-lettered with a reason."""
+import logging
 from datetime import timedelta
 
 import pytest
@@ -71,7 +72,8 @@ def feedback_repo(mongo_client, db_prefix):
     return repo
 
 
-def test_consumers_survive_arbitrary_bodies(dispatch_repo, feedback_repo):
+def test_consumers_survive_arbitrary_bodies(dispatch_repo, feedback_repo, caplog):
+    caplog.set_level(logging.WARNING)
     workers = consumers(dispatch_repo, feedback_repo)
 
     @settings(max_examples=150, deadline=None, derandomize=True,
@@ -88,3 +90,6 @@ def test_consumers_survive_arbitrary_bodies(dispatch_repo, feedback_repo):
 
     feed()
     assert any(len(w.dead_letters) for w, _ in workers)
+    errors = [f"{r.name}: {r.getMessage()[:300]}" for r in caplog.records
+              if r.levelno >= logging.ERROR or (r.exc_info and "(expected)" not in r.getMessage())]
+    assert not errors, "unhandled exceptions in the logs:\n" + "\n".join(errors)
