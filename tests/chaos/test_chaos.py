@@ -138,6 +138,7 @@ def chaos(tmp_path, rabbit_config, rabbit_manager, db_prefix):
     mongo.kill()
 
 
+@pytest.mark.timeout(300 + 3 * DEMANDS)
 def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
     stack = chaos
     seen_demands = event_listener("intake", "demand_received")
