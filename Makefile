@@ -29,7 +29,7 @@ test: install
 
 test-chaos: install
 	deploy/backing.sh up test
-	status=0; CHAOS_DEMANDS=$${CHAOS_DEMANDS:-2000} CHAOS_RABBIT=$${CHAOS_RABBIT:-1} \
+	status=0; CHAOS_DEMANDS=$${CHAOS_DEMANDS:-2000} CHAOS_RABBIT=$${CHAOS_RABBIT:-1} CHAOS_CONCURRENCY=$${CHAOS_CONCURRENCY:-24} \
 	  MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest tests/chaos -s $(PYTEST_ARGS) || status=$$?; \
 	  deploy/backing.sh down test; exit $$status
 

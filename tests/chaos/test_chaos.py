@@ -5,7 +5,7 @@ its inputs imply, no task is duplicated, the figures equal a recomputation from 
 malformed message is in the dead-letter queue.
 
 ``make test`` runs a bounded version (CHAOS_DEMANDS, default 60); ``make test-chaos`` the full one (2,000 demands,
-and RabbitMQ restarts with CHAOS_RABBIT=1)."""
+24 in flight, and RabbitMQ restarts with CHAOS_RABBIT=1, at most one per CHAOS_RABBIT_EVERY seconds)."""
 from __future__ import annotations
 
 import json
@@ -32,6 +32,8 @@ pytestmark = pytest.mark.integration
 
 DEMANDS = int(os.environ.get("CHAOS_DEMANDS", "60"))
 RESTART_RABBIT = os.environ.get("CHAOS_RABBIT") == "1"
+RABBIT_EVERY = float(os.environ.get("CHAOS_RABBIT_EVERY", "45"))  # at least this many seconds between restarts
+CONCURRENCY = int(os.environ.get("CHAOS_CONCURRENCY", "12"))  # demands in flight
 SERVICES = ["intake.service", "dispatch.service", "feedback.service", "gateway.service"]
 CATEGORIES = {"drinking_water": "water_station", "power_supply": "power_station", "roads_bridges": "transport_office"}
 CONSUMERS = {("intake.events", "demand_received"): [("dispatch", "receive_demand"), ("feedback", "watch_hotspots")],
@@ -220,10 +222,12 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
 
     def controller():
         nonlocal malformed
+        last_rabbit = time.monotonic()
         while not done.ready():
             eventlet.sleep(rng.uniform(0.7, 2.0))
+            rabbit_due = RESTART_RABBIT and time.monotonic() - last_rabbit >= RABBIT_EVERY
             action = rng.choice(["kill_service", "kill_service", "kill_mongo", "malformed", "redeliver"]
-                                + (["restart_rabbit"] if RESTART_RABBIT else []))
+                                + (["restart_rabbit"] * 3 if rabbit_due else []))
             faults[action] += 1
             if action == "kill_service":
                 module = rng.choice(SERVICES)
@@ -239,6 +243,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
                 eventlet.sleep(rng.uniform(0.5, 2.0))
                 subprocess.run(["rabbitmqctl", "start_app"], capture_output=True)
                 subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True)
+                last_rabbit = time.monotonic()
             elif action == "malformed":
                 # each target queue has two consumers, so each malformed message makes two dead letters
                 exchange, key = rng.choice([("intake.events", "demand_received"), ("dispatch.events",
@@ -269,7 +274,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
                     publish(f"{body['source']}.events", body["type"], body, serializer="json")
 
     chaos_thread = eventlet.spawn(controller)
-    pool = eventlet.GreenPool(12)
+    pool = eventlet.GreenPool(CONCURRENCY)
     try:
         for i in range(DEMANDS):
             pool.spawn_n(life, i)
