@@ -156,10 +156,20 @@ def event_listener(rabbit_config):
 
 
 class ServiceProcess:
-    """A service run by ``nameko run`` in its own process, as in production, so a test can SIGKILL it."""
+    """A service run by ``nameko run`` in its own process, as in production, so a test can SIGKILL it.
 
-    def __init__(self, module: str, config: dict[str, Any], extra_env: dict[str, str] | None = None):
+    Its output goes to ``log_path`` (appended across restarts; a temporary file unless given), never to a pipe:
+    nobody would read the pipe, and a service that logs enough (a broker restart does) would block on it."""
+
+    def __init__(self, module: str, config: dict[str, Any], extra_env: dict[str, str] | None = None,
+                 log_path: "str | os.PathLike | None" = None):
+        import tempfile
+
         self.module = module
+        if log_path is None:
+            fd, log_path = tempfile.mkstemp(prefix=f"{module}-", suffix=".log")
+            os.close(fd)
+        self.log_path = str(log_path)
         self.env = {
             **os.environ,
             "AMQP_URI": config["AMQP_URI"],
@@ -179,9 +189,17 @@ class ServiceProcess:
         from township_shared.config import DEFAULT_CONFIG_PATH
 
         nameko = str(Path(sys.executable).parent / "nameko")
-        self.proc = subprocess.Popen([nameko, "run", "--config", str(DEFAULT_CONFIG_PATH), self.module],
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([nameko, "run", "--config", str(DEFAULT_CONFIG_PATH), self.module],
+                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of the service's output, for a failure message."""
+        with open(self.log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - chars))
+            return log.read().decode("utf-8", errors="replace")
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

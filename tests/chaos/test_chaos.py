@@ -79,14 +79,15 @@ class Mongo:
 
 
 class Stack:
-    def __init__(self, config: dict, mongo: Mongo, http_port: int):
-        self.config, self.mongo, self.http_port = config, mongo, http_port
+    def __init__(self, config: dict, mongo: Mongo, http_port: int, log_dir: Path):
+        self.config, self.mongo, self.http_port, self.log_dir = config, mongo, http_port, log_dir
         self.procs: dict[str, ServiceProcess] = {}
         self.base = f"http://127.0.0.1:{http_port}"
 
     def start(self, module: str):
         env = {"HTTP_PORT": str(self.http_port), "LOG_FORMAT": "plain", "LOG_LEVEL": "WARNING"}
-        self.procs[module] = ServiceProcess(module, self.config, env).start()
+        self.procs[module] = ServiceProcess(module, self.config, env,
+                                            self.log_dir / f"{module}.log").start()
 
     def kill(self, module: str):
         self.procs[module].kill()
@@ -129,7 +130,7 @@ def chaos(tmp_path, rabbit_config, rabbit_manager, db_prefix):
     dispatch_repo.ensure_indexes()
     load_dispatch_data(dispatch_repo, county, yaml.safe_load(DEFAULT_ACTORS.read_text(encoding="utf-8")))
     client.close()
-    stack = Stack(config, mongo, free_port())
+    stack = Stack(config, mongo, free_port(), tmp_path)
     for module in SERVICES:
         stack.start(module)
     for queue in ("rpc-intake", "rpc-dispatch", "rpc-feedback", "evt-intake-demand_received--dispatch.receive_demand"):

@@ -108,6 +108,9 @@ def test_case_lifecycle_with_redo_and_figures(stack, http_base, event_listener):
                            timeout=10).json()
     assert ranking["top"][0]["key"] == "unit:water_station"
     assert requests.get(f"{base}/api/v1/assessment", headers=UNIT, timeout=10).status_code == 403
+    for path in ("assessment", "assessment/ranking", "assessment.csv", "hotspots"):
+        unknown = requests.get(f"{base}/api/v1/{path}", headers={**OFFICE, "X-Township-Id": "atlantis"}, timeout=10)
+        assert unknown.status_code == 404 and unknown.json()["error"] == "not_found", path
 
 
 def test_unreached_callback_closes_the_case_and_counts_only_as_unreached(stack, http_base):

@@ -1,6 +1,7 @@
 """The HTTP API (``/api/v1``) and ``/health``. Routes validate, call a service by RPC, and answer JSON."""
 from __future__ import annotations
 
+import time
 import uuid
 
 from nameko.dependency_providers import Config
@@ -23,6 +24,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 TASK_COMMANDS = {"sign": "sign", "return": "return", "start": "start", "extension-request": "request_extension",
                  "extension-decision": "decide_extension", "complete": "complete"}
 MAX_IDEMPOTENCY_KEY = 255
+KNOWN_TOWNSHIPS: dict[str, float] = {}
 
 
 class GatewayService:
@@ -38,6 +40,16 @@ class GatewayService:
 
     def _township(self, request):
         return township_of(request, self.config.get("DEFAULT_TOWNSHIP_ID", "qingshui"))
+
+    def _known_township(self, request):
+        """The request's township, 404 if intake does not know it (for routes whose service would answer an
+        unknown township with empty results). Known townships are remembered for 30 s."""
+        township = self._township(request)
+        now = time.monotonic()
+        if KNOWN_TOWNSHIPS.get(township, 0) < now:
+            self.intake.list_villages(township)
+            KNOWN_TOWNSHIPS[township] = now + 30
+        return township
 
     @http("GET", "/health")
     @api
@@ -225,19 +237,19 @@ class GatewayService:
     @api
     def assessment(self, request):
         office_of(request)
-        return json_response(200, {"items": self.feedback.assessment(self._township(request), query_args(request))})
+        return json_response(200, {"items": self.feedback.assessment(self._known_township(request), query_args(request))})
 
     @http("GET", "/api/v1/assessment/ranking")
     @api
     def assessment_ranking(self, request):
         office_of(request)
-        return json_response(200, self.feedback.assessment_ranking(self._township(request), query_args(request)))
+        return json_response(200, self.feedback.assessment_ranking(self._known_township(request), query_args(request)))
 
     @http("GET", "/api/v1/assessment.csv")
     @api
     def assessment_csv(self, request):
         office_of(request)
-        text = self.feedback.assessment_csv(self._township(request), query_args(request))
+        text = self.feedback.assessment_csv(self._known_township(request), query_args(request))
         return Response(text, status=200, mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=assessment.csv"})
 
@@ -245,7 +257,7 @@ class GatewayService:
     @api
     def hotspots(self, request):
         office_of(request)
-        return json_response(200, {"items": self.feedback.list_hotspots(self._township(request))})
+        return json_response(200, {"items": self.feedback.list_hotspots(self._known_township(request))})
 
     @http("GET", "/openapi.json")
     @api
