@@ -62,6 +62,17 @@ def test_remote_errors_map_back_to_status_and_body():
     assert from_remote("KeyError", "'x'") is None
 
 
+def test_an_unreachable_database_behind_a_service_is_503_not_500():
+    import pymongo.errors
+
+    from township_shared.errors import DATABASE_UNAVAILABLE
+
+    assert all(issubclass(getattr(pymongo.errors, name), pymongo.errors.PyMongoError) for name in DATABASE_UNAVAILABLE)
+    status, body = from_remote("ServerSelectionTimeoutError", "127.0.0.1:27017: connection refused")
+    assert status == 503 and body["error"] == "service_unavailable"
+    assert from_remote("DuplicateKeyError", "E11000") is None
+
+
 def test_nested_marshmallow_messages_flatten_to_dotted_fields():
     flat = flatten_messages({"reporter": {"phone": ["bad"]}, "attachments": {0: ["Not a valid URL."]}})
     assert flat == {"reporter.phone": ["bad"], "attachments.0": ["Not a valid URL."]}

@@ -60,8 +60,18 @@ EXPECTED = (ValidationFailed, Forbidden, NotFound, Conflict, PayloadTooLarge, Un
 _BY_NAME = {cls.__name__: cls for cls in EXPECTED}
 
 
+# pymongo's errors for a database that cannot be reached or did not answer in time: a service behind the gateway
+# is fine but its database is not, so the client should retry (503), not report a bug (500).
+DATABASE_UNAVAILABLE = frozenset({"AutoReconnect", "ConnectionFailure", "ServerSelectionTimeoutError", "NetworkTimeout",
+                                  "NotPrimaryError", "ExecutionTimeout", "WaitQueueTimeoutError"})
+RETRY_AFTER_SECONDS = 5
+
+
 def from_remote(exc_type: str, value: str) -> tuple[int, dict[str, Any]] | None:
     """Map a nameko ``RemoteError`` (class name and message) back to ``(status, body)``; None if not ours."""
+    if exc_type in DATABASE_UNAVAILABLE:
+        return 503, {"error": "service_unavailable",
+                     "message": f"the database is unavailable ({exc_type}); retry in {RETRY_AFTER_SECONDS} s"}
     cls = _BY_NAME.get(exc_type)
     if cls is None:
         return None

@@ -97,11 +97,15 @@ class Stack:
             proc.kill()
 
 
+STATUSES: Counter = Counter()  # every answer the clients got, by status
+
+
 def call(method, url, ok=(200, 201), accept=(), tries=120, **kw):
     """Retry like a patient client (same Idempotency-Key) until the system answers."""
     for _ in range(tries):
         try:
             res = requests.request(method, url, timeout=20, **kw)
+            STATUSES[res.status_code] += 1
             if res.status_code in ok or res.status_code in accept:
                 return res
         except requests.RequestException:
@@ -347,6 +351,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
         else:
             unexpected.append({k: letter.get(k) for k in ("service", "handler", "error", "reason")})
     assert not unexpected, f"dead letters the test did not cause: {unexpected}"
+    assert STATUSES[500] == 0, f"the API answered 500 under faults (503/504 expected): {dict(STATUSES)}"
     assert set(got) == expected, f"missing {expected - set(got)}, surplus {set(got) - expected}"
     repeated = sum(got.values()) - len(got)
     crashes = faults["kill_service"] + faults["restart_rabbit"]
@@ -355,4 +360,4 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
     assert repeated <= 10 * crashes, f"{repeated} repeated dead letters after {crashes} crashes"
     print(f"\nchaos: seed={seed} demands={DEMANDS} accepted={len(accepted)} resolved={len(resolved)} "
           f"faults={dict(faults)} malformed={malformed} {dict(malformed_kinds)} dead_letters={len(letters)} "
-          f"(distinct {len(got)}, repeated after a crash {repeated})")
+          f"(distinct {len(got)}, repeated after a crash {repeated}) http={dict(sorted(STATUSES.items()))}")

@@ -18,8 +18,8 @@ from marshmallow import ValidationError
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Request, Response
 
-from township_shared.errors import (Forbidden, PayloadTooLarge, ServiceError, UnsupportedMediaType, ValidationFailed,
-                                    from_remote)
+from township_shared.errors import (RETRY_AFTER_SECONDS, Forbidden, PayloadTooLarge, ServiceError,
+                                    UnsupportedMediaType, ValidationFailed, from_remote)
 from township_shared.schemas.common import CODE
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(status: int, body: dict[str, Any]) -> Response:
-    return json_response(status, body)
+    """A JSON error; a 503 says when to retry."""
+    return json_response(status, body, {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None)
 
 
 def api(handler: Callable[..., Response]) -> Callable[..., Response]:
@@ -59,6 +60,8 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
         except RemoteError as exc:
             mapped = from_remote(exc.exc_type, exc.value)
             if mapped:
+                if mapped[0] == 503:
+                    log.warning("%s %s: %s", request.method, request.path, mapped[1]["message"])
                 return error_response(*mapped)
             log.error("remote error behind %s %s: %s", request.method, request.path, exc)
             return error_response(500, {"error": "internal_error", "message": "a service failed; see its log"})
