@@ -70,6 +70,7 @@ def test_an_unreachable_database_behind_a_service_is_503_not_500():
     assert all(issubclass(getattr(pymongo.errors, name), pymongo.errors.PyMongoError) for name in DATABASE_UNAVAILABLE)
     status, body = from_remote("ServerSelectionTimeoutError", "127.0.0.1:27017: connection refused")
     assert status == 503 and body["error"] == "service_unavailable"
+    assert from_remote("_OperationCancelled", "operation cancelled")[0] == 503  # a stalled server
     assert from_remote("DuplicateKeyError", "E11000") is None
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pymongo.errors
+
 
 class ServiceError(Exception):
     """Base of expected errors: ``status`` is the HTTP status, ``body`` the JSON answer."""
@@ -61,9 +63,12 @@ _BY_NAME = {cls.__name__: cls for cls in EXPECTED}
 
 
 # pymongo's errors for a database that cannot be reached or did not answer in time: a service behind the gateway
-# is fine but its database is not, so the client should retry (503), not report a bug (500).
-DATABASE_UNAVAILABLE = frozenset({"AutoReconnect", "ConnectionFailure", "ServerSelectionTimeoutError", "NetworkTimeout",
-                                  "NotPrimaryError", "ExecutionTimeout", "WaitQueueTimeoutError"})
+# is fine but its database is not, so the client should retry (503), not report a bug (500). Every subclass counts
+# (pymongo raises private ones such as ``_OperationCancelled`` when a stalled server's pool is reset).
+_UNAVAILABLE_BASES = (pymongo.errors.ConnectionFailure, pymongo.errors.ExecutionTimeout,
+                      pymongo.errors.WaitQueueTimeoutError)
+DATABASE_UNAVAILABLE = frozenset(name for name, value in vars(pymongo.errors).items()
+                                 if isinstance(value, type) and issubclass(value, _UNAVAILABLE_BASES))
 RETRY_AFTER_SECONDS = 5
 
 
