@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
-
-import eventlet
 import logging
 import re
 from typing import Any, Callable
 
+import eventlet
 from marshmallow import ValidationError
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Request, Response
