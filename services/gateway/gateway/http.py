@@ -1,7 +1,7 @@
 """HTTP plumbing for the gateway: JSON answers, body limits, and the mapping of errors to statuses.
 
 Every route goes through :func:`api`, so a client only ever gets JSON: a 4xx naming each bad field and the
-reason, 503 when a service behind the gateway is unreachable, 504 when it does not answer within
+reason, 503 when a service behind the gateway, its database or the broker is unreachable, 504 when it does not answer within
 ``RPC_TIMEOUT_SECONDS`` (nameko 2's RPC proxy waits forever, and a reply lost when RabbitMQ restarts would otherwise
 hold a gateway worker for good), and a logged 500 only for a real bug."""
 from __future__ import annotations
@@ -13,6 +13,9 @@ import re
 from typing import Any, Callable
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import RecoverableConnectionError
+from kombu.exceptions import OperationalError
 from marshmallow import ValidationError
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Request, Response
@@ -26,6 +29,9 @@ log = logging.getLogger(__name__)
 TOWNSHIP_HEADER = "X-Township-Id"
 ACTOR_HEADER = "X-Actor-Id"
 DEFAULT_RPC_TIMEOUT_SECONDS = 30
+# what publishing an RPC request raises while RabbitMQ restarts; whether the request left or not, a retry is safe
+# (a demand's Idempotency-Key, task commands answering 409 with the state they reached)
+BROKER_UNAVAILABLE = (OperationalError, AmqpConnectionError, RecoverableConnectionError, ConnectionError)
 ACTOR_PATTERN = re.compile(r"^(unit|party_member|volunteer|social_org|supervision):[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -66,6 +72,10 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
             return error_response(500, {"error": "internal_error", "message": "a service failed; see its log"})
         except UnknownService as exc:
             return error_response(503, {"error": "service_unavailable", "message": str(exc)})
+        except BROKER_UNAVAILABLE as exc:
+            log.warning("%s %s: message broker unavailable: %r", request.method, request.path, exc)
+            message = f"the message broker is unavailable; retry in {RETRY_AFTER_SECONDS} s"
+            return error_response(503, {"error": "service_unavailable", "message": message})
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.path)
             return error_response(500, {"error": "internal_error", "message": "unexpected error; it was logged"})
