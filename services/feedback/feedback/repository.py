@@ -167,11 +167,10 @@ class FeedbackRepository:
             return False
         remember = {"applied": {"$each": [event_id], "$slice": -RECENT_APPLIED}}
         try:
-            done = self.figures.update_one(
-                {"_id": day_id, "applied": {"$ne": event_id}},
-                {"$inc": inc, "$push": remember, "$setOnInsert": {"township_id": township_id, **periods}} if inc else
-                {"$push": remember, "$setOnInsert": {"township_id": township_id, **periods}},
-                upsert=True)
+            update = {"$push": remember, "$setOnInsert": {"township_id": township_id, **periods}}
+            if inc:
+                update["$inc"] = inc
+            done = self.figures.update_one({"_id": day_id, "applied": {"$ne": event_id}}, update, upsert=True)
             applied = done.modified_count == 1 or done.upserted_id is not None
         except DuplicateKeyError:
             applied = False
