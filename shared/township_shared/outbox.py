@@ -1,7 +1,8 @@
 """Transactional outbox kept inside the document it describes, so a write and its events commit atomically.
 
 A repository stores the events a write produces in the same document (``outbox``: list of envelopes,
-``outbox_since``: when the oldest became pending, ``outbox_rev``: bumped on every push). Single-document writes
+``outbox_since``: when the oldest became pending, ``outbox_rev``: bumped on every push and never reset, so a
+clear can tell whether events arrived after the read it publishes from). Single-document writes
 are atomic on every MongoDB deployment (standalone included), so either the fact and its announcement are both
 stored, or neither is. After the write the service publishes the events and clears them; if it dies in between,
 a timer finds documents whose ``outbox_since`` is older than a grace period (sparse index: only pending
@@ -50,18 +51,24 @@ class Outbox:
     def due(self, older_than: datetime, limit: int = 200) -> list[dict[str, Any]]:
         return list(self.collection.find(
             {"outbox_since": {"$lte": older_than}},
-            {"outbox": 1, "outbox_rev": 1},
+            {"outbox": 1, "outbox_rev": 1, "outbox_since": 1},
         ).limit(limit))
 
     def mark_published(self, doc_id: Any, rev: int, event_ids: Iterable[str]) -> None:
         """Clear published events. If events were pushed since ``rev``, keep those pending. If a clear fails,
-        the sweep publishes the events again and consumers drop the duplicates."""
+        the sweep publishes the events again and consumers drop the duplicates.
+
+        ``outbox_rev`` stays in the document: were it reset with the outbox, a clear arriving late (its publish
+        held for seconds in retries during a broker outage, while the sweep sent and cleared the same events) would
+        match the revision of a later push and remove events nobody sent (the loss of chaos run 3)."""
         done = self.collection.update_one(
             {"_id": doc_id, "outbox_rev": rev},
-            {"$unset": {"outbox": "", "outbox_since": "", "outbox_rev": ""}},
+            {"$unset": {"outbox": "", "outbox_since": ""}},
         )
         if done.matched_count == 0:
-            self.collection.update_one({"_id": doc_id}, {"$pull": {"outbox": {"id": {"$in": list(event_ids)}}}})
+            ids = list(event_ids)
+            if ids:
+                self.collection.update_one({"_id": doc_id}, {"$pull": {"outbox": {"id": {"$in": ids}}}})
 
 
 def flush(outbox: Outbox, doc: dict[str, Any], publish: Publish) -> int:
@@ -70,6 +77,8 @@ def flush(outbox: Outbox, doc: dict[str, Any], publish: Publish) -> int:
     Stops at the first failure and leaves the rest pending for the sweep: order within a document is kept."""
     events = doc.get("outbox") or []
     if not events:
+        if "outbox_since" in doc:
+            outbox.mark_published(doc["_id"], doc.get("outbox_rev", 1), [])
         return 0
     for event in events:
         publish(event)
