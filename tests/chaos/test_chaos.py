@@ -346,6 +346,15 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
         eventlet.sleep(1)
     assert +folded == +recomputed, f"figures differ from the stored tasks: {folded} vs {recomputed}"
 
+    def still_pending():
+        return {f"{db}.{name}": n for db in ("intake", "dispatch", "feedback")
+                for name in client[f"{prefix}_{db}"].list_collection_names()
+                if (n := client[f"{prefix}_{db}"][name].count_documents({"outbox_since": {"$exists": True}}))}
+    deadline = time.monotonic() + 30
+    while (pending := still_pending()) and time.monotonic() < deadline:
+        eventlet.sleep(1)
+    assert not pending, f"events never published (outboxes still pending): {pending}"
+
     letters = []
     with Connection(stack.config["AMQP_URI"]) as conn:
         channel = conn.channel()
