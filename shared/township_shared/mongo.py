@@ -63,7 +63,10 @@ class MongoRepository(DependencyProvider):
             self.client.close()
 
     def kill(self):
-        self.stop()
+        """Leave the client open. nameko kills a container when it loses its broker connection; a worker it did
+        not stop (one already past its entrypoint) would otherwise meet ``InvalidOperation: Cannot use
+        MongoClient after close`` between its write and its read, and its caller a 500 (full chaos run 6). The
+        process ends right after a kill; its sockets go with it."""
 
     def get_dependency(self, worker_ctx):
         return self.repository
