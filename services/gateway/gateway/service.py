@@ -6,7 +6,6 @@ import uuid
 
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
 from werkzeug.wrappers import Response
 
@@ -17,8 +16,8 @@ from township_shared.service import load
 
 from . import openapi
 from .dependencies import Broker, HealthProbe
-from .http import (actor_of, api, json_response, office_of, query_args, read_json, read_json_or_empty, reviewer_of,
-                   township_of)
+from .http import (actor_of, api, http, json_response, office_of, query_args, read_json, read_json_or_empty,
+                   reviewer_of, township_of)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TASK_COMMANDS = {"sign": "sign", "return": "return", "start": "start", "extension-request": "request_extension",

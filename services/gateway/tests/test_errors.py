@@ -36,3 +36,20 @@ def test_outages_are_503_with_retry_after(exc):
 def test_a_bug_is_still_500():
     res = Route(KeyError("x")).handle(Request(EnvironBuilder(path="/api/v1/demands").get_environ()))
     assert res.status_code == 500 and res.get_json()["error"] == "internal_error"
+
+
+def test_a_request_while_the_gateway_is_being_killed_is_503():
+    from nameko.exceptions import ContainerBeingKilled
+
+    from gateway.http import HttpEntrypoint
+
+    res = HttpEntrypoint("GET", "/api/v1/demands").response_from_exception(ContainerBeingKilled())
+    assert res.status_code == 503 and res.headers["Retry-After"] == "5"
+    assert res.get_json()["error"] == "service_unavailable"
+
+
+def test_what_fails_before_a_route_is_json():
+    from gateway.http import HttpEntrypoint
+
+    res = HttpEntrypoint("GET", "/api/v1/demands").response_from_exception(RuntimeError("boom"))
+    assert res.status_code == 500 and res.get_json()["error"] == "internal_error"
