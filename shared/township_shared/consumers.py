@@ -29,7 +29,7 @@ from nameko.messaging import Publisher, QueueConsumer
 from pymongo.errors import PyMongoError
 
 from .clock import utcnow
-from .errors import ServiceError
+from .errors import BROKER_UNAVAILABLE, ServiceError
 from .observability import EVENTS_DEAD_LETTERED, EVENTS_HANDLED, EVENTS_REQUEUED, correlation
 
 log = logging.getLogger(__name__)
@@ -127,9 +127,22 @@ class DeadLetteringQueueConsumer(QueueConsumer):
 
 
 class EventHandler(events.EventHandler):
-    """nameko's event handler on a :class:`DeadLetteringQueueConsumer`."""
+    """nameko's event handler on a :class:`DeadLetteringQueueConsumer`, which survives an acknowledgement the
+    broker cannot take.
+
+    nameko acknowledges from the worker's thread and lets a socket error (``ConnectionResetError``) escape it when
+    RabbitMQ goes away, and a worker thread dying with an error kills the container. The message needs nothing:
+    its channel is gone, so the broker delivers it again, and every consumer deduplicates by event id."""
 
     queue_consumer = DeadLetteringQueueConsumer()
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_UNAVAILABLE as exc:
+            log.warning("%s: message not acknowledged, the broker is unavailable (%r); it will be delivered again",
+                        worker_ctx.entrypoint.method_name, exc)
+            return result, exc_info
 
 
 event_handler = EventHandler.decorator

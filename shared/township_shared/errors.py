@@ -10,6 +10,9 @@ import json
 from typing import Any
 
 import pymongo.errors
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import RecoverableConnectionError
+from kombu.exceptions import OperationalError
 
 
 class ServiceError(Exception):
@@ -70,6 +73,9 @@ _UNAVAILABLE_BASES = (pymongo.errors.ConnectionFailure, pymongo.errors.Execution
 DATABASE_UNAVAILABLE = frozenset(name for name, value in vars(pymongo.errors).items()
                                  if isinstance(value, type) and issubclass(value, _UNAVAILABLE_BASES))
 RETRY_AFTER_SECONDS = 5
+# what publishing raises while RabbitMQ is down or restarting (kombu wraps socket errors in OperationalError;
+# py-amqp and the socket raise the others directly)
+BROKER_UNAVAILABLE = (OperationalError, AmqpConnectionError, RecoverableConnectionError, ConnectionError)
 
 
 def from_remote(exc_type: str, value: str) -> tuple[int, dict[str, Any]] | None:

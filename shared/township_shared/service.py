@@ -1,5 +1,5 @@
-"""What every nameko service of the product shares: loading input through a schema, the injectable clock, and
-publishing the events a write left in its document's outbox."""
+"""What every nameko service of the product shares: loading input through a schema, the injectable clock, the
+``@rpc`` entrypoint, and publishing the events a write left in its document's outbox."""
 from __future__ import annotations
 
 import logging
@@ -8,10 +8,11 @@ from typing import Any, Iterable
 
 from marshmallow import Schema, ValidationError
 from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc as NamekoRpc
 
 from . import outbox
 from .clock import SystemClock
-from .errors import ValidationFailed, flatten_messages
+from .errors import BROKER_UNAVAILABLE, ValidationFailed, flatten_messages
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,30 @@ def load(schema: Schema, data: Any) -> Any:
         return schema.load(data if data is not None else {})
     except ValidationError as exc:
         raise ValidationFailed(flatten_messages(exc.messages)) from None
+
+
+class Rpc(NamekoRpc):
+    """nameko's ``@rpc``, except that a reply RabbitMQ cannot take does not kill the service.
+
+    nameko publishes the reply from the worker's thread; when the broker is gone (a restart) the publish raises
+    after its retries, the worker thread dies with the error, and nameko kills the container, with every other
+    worker in flight (full chaos runs: several kills of dispatch, feedback and intake per run). Here the failure is
+    logged and the request is put back on its queue (if the consumer's connection is gone too, the broker does
+    that itself): it runs again, which is safe because every command is idempotent or answers 409 with the state it
+    reached, and its reply reaches the caller if the caller still waits (else the gateway has answered 504 after
+    ``RPC_TIMEOUT_SECONDS`` and the client retries)."""
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_UNAVAILABLE as exc:
+            log.warning("%s: reply not sent, the broker is unavailable (%r); the request is requeued",
+                        worker_ctx.entrypoint.method_name, exc)
+            self.rpc_consumer.requeue_message(message)
+            return result, exc_info
+
+
+rpc = Rpc.decorator
 
 
 class Clock(DependencyProvider):

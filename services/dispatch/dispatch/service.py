@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
@@ -13,7 +12,7 @@ from township_shared.errors import EXPECTED, NotFound
 from township_shared.events import load_event
 from township_shared.schemas import dispatch as s
 from township_shared.observability import Metrics
-from township_shared.service import Clock, OutboxRelay, load
+from township_shared.service import Clock, OutboxRelay, load, rpc
 
 from . import domain, handlers
 from .dependencies import CaseStore, Routing

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
@@ -16,7 +15,7 @@ from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.schemas import feedback as s
 from township_shared.observability import Metrics
-from township_shared.service import Clock, OutboxRelay, load
+from township_shared.service import Clock, OutboxRelay, load, rpc
 
 from . import handlers
 from .dependencies import FeedbackStore, Settings

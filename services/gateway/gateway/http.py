@@ -14,17 +14,14 @@ import re
 from typing import Any, Callable
 
 import eventlet
-from amqp.exceptions import ConnectionError as AmqpConnectionError
-from amqp.exceptions import RecoverableConnectionError
-from kombu.exceptions import OperationalError
 from marshmallow import ValidationError
 from nameko.exceptions import ContainerBeingKilled, RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Request, Response
 
-from township_shared.errors import (RETRY_AFTER_SECONDS, Forbidden, PayloadTooLarge, ServiceError,
-                                    UnsupportedMediaType, ValidationFailed, from_remote)
+from township_shared.errors import (BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS, Forbidden, PayloadTooLarge,
+                                    ServiceError, UnsupportedMediaType, ValidationFailed, from_remote)
 from township_shared.schemas.common import CODE
 
 log = logging.getLogger(__name__)
@@ -32,9 +29,6 @@ log = logging.getLogger(__name__)
 TOWNSHIP_HEADER = "X-Township-Id"
 ACTOR_HEADER = "X-Actor-Id"
 DEFAULT_RPC_TIMEOUT_SECONDS = 30
-# what publishing an RPC request raises while RabbitMQ restarts; whether the request left or not, a retry is safe
-# (a demand's Idempotency-Key, task commands answering 409 with the state they reached)
-BROKER_UNAVAILABLE = (OperationalError, AmqpConnectionError, RecoverableConnectionError, ConnectionError)
 ACTOR_PATTERN = re.compile(r"^(unit|party_member|volunteer|social_org|supervision):[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -75,7 +69,7 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
             return error_response(500, {"error": "internal_error", "message": "a service failed; see its log"})
         except UnknownService as exc:
             return error_response(503, {"error": "service_unavailable", "message": str(exc)})
-        except BROKER_UNAVAILABLE as exc:
+        except BROKER_UNAVAILABLE as exc:  # the request may or may not have left: a retry is safe (idempotency)
             log.warning("%s %s: message broker unavailable: %r", request.method, request.path, exc)
             message = f"the message broker is unavailable; retry in {RETRY_AFTER_SECONDS} s"
             return error_response(503, {"error": "service_unavailable", "message": message})

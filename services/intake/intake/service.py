@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
@@ -15,7 +14,7 @@ from township_shared.schemas.demands import (DemandAcceptedSchema, DemandPageSch
                                              DemandSchema, DemandSubmissionSchema)
 from township_shared.schemas.reference import CategorySchema, VillageSchema
 from township_shared.observability import Metrics, correlation
-from township_shared.service import Clock, OutboxRelay, load
+from township_shared.service import Clock, OutboxRelay, load, rpc
 
 from . import handlers
 from .dependencies import DemandStore
