@@ -42,7 +42,10 @@ class Rpc(NamekoRpc):
         except BROKER_UNAVAILABLE as exc:
             log.warning("%s: reply not sent, the broker is unavailable (%r); the request is requeued",
                         worker_ctx.entrypoint.method_name, exc)
-            self.rpc_consumer.requeue_message(message)
+            try:
+                self.rpc_consumer.requeue_message(message)
+            except BROKER_UNAVAILABLE:
+                pass  # the channel is gone with the connection: the broker requeues the request itself
             return result, exc_info
 
 
