@@ -5,7 +5,6 @@ import time
 import uuid
 
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 
 from werkzeug.wrappers import Response
 
@@ -15,7 +14,7 @@ from township_shared.observability import Metrics
 from township_shared.service import load
 
 from . import openapi
-from .dependencies import Broker, HealthProbe
+from .dependencies import Broker, HealthProbe, RpcProxy
 from .http import (actor_of, api, http, json_response, office_of, query_args, read_json, read_json_or_empty,
                    reviewer_of, township_of)
 
