@@ -12,7 +12,6 @@ from nameko import rpc as nameko_rpc
 from nameko.extensions import DependencyProvider
 
 from township_shared.errors import BROKER_UNAVAILABLE
-
 from township_shared.mongo import DEFAULT_URI, make_client, ping
 
 log = logging.getLogger(__name__)
@@ -27,9 +26,8 @@ class ReplyListener(nameko_rpc.ReplyListener):
     gateway's own and the reply is in hand: nothing needs the acknowledgement."""
 
     def handle_message(self, body, message):
-        ack_message = self.queue_consumer.ack_message
         try:
-            ack_message(message)
+            self.queue_consumer.ack_message(message)
         except BROKER_UNAVAILABLE as exc:
             log.warning("RPC reply not acknowledged, the broker is unavailable (%r); handed over anyway", exc)
         correlation_id = message.properties.get("correlation_id")
