@@ -108,8 +108,30 @@ def undecodable_letter(service: str, handler: str, message: Any, exc: BaseExcept
             "exchange": info.get("exchange"), "routing_key": info.get("routing_key")}
 
 
-class DeadLetteringQueueConsumer(QueueConsumer):
-    """nameko's shared queue consumer, except that an undecodable body is published (persistent, confirmed) to
+class ResilientQueueConsumer(QueueConsumer):
+    """nameko's shared queue consumer, except that an acknowledgement or requeue the broker cannot take is logged
+    instead of raised.
+
+    nameko lets the socket error (``ConnectionResetError``) of an acknowledgement escape when RabbitMQ goes away;
+    raised in a worker's or the consumer's thread it makes nameko kill the container. The message needs nothing:
+    its channel is gone, so the broker delivers it again, and every consumer deduplicates (events by id, RPC
+    replies by correlation id)."""
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except BROKER_UNAVAILABLE as exc:
+            log.warning("message not acknowledged, the broker is unavailable (%r); it will be delivered again", exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except BROKER_UNAVAILABLE as exc:
+            log.warning("message not requeued, the broker is unavailable (%r); it will be delivered again", exc)
+
+
+class DeadLetteringQueueConsumer(ResilientQueueConsumer):
+    """nameko's shared queue consumer (resilient, above), except that an undecodable body is published (persistent, confirmed) to
     the dead-letter queue before it is acknowledged. If that publish fails the exception propagates, the
     connection is re-established and the broker redelivers the message: it is never acknowledged unrecorded."""
 
@@ -127,22 +149,9 @@ class DeadLetteringQueueConsumer(QueueConsumer):
 
 
 class EventHandler(events.EventHandler):
-    """nameko's event handler on a :class:`DeadLetteringQueueConsumer`, which survives an acknowledgement the
-    broker cannot take.
-
-    nameko acknowledges from the worker's thread and lets a socket error (``ConnectionResetError``) escape it when
-    RabbitMQ goes away, and a worker thread dying with an error kills the container. The message needs nothing:
-    its channel is gone, so the broker delivers it again, and every consumer deduplicates by event id."""
+    """nameko's event handler on a :class:`DeadLetteringQueueConsumer`."""
 
     queue_consumer = DeadLetteringQueueConsumer()
-
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        try:
-            return super().handle_result(message, worker_ctx, result, exc_info)
-        except BROKER_UNAVAILABLE as exc:
-            log.warning("%s: message not acknowledged, the broker is unavailable (%r); it will be delivered again",
-                        worker_ctx.entrypoint.method_name, exc)
-            return result, exc_info
 
 
 event_handler = EventHandler.decorator

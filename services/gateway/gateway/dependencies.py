@@ -3,7 +3,6 @@ proxy to the services."""
 from __future__ import annotations
 
 import json
-import logging
 from urllib.parse import quote, urlparse
 
 import requests
@@ -11,29 +10,16 @@ from kombu import Connection
 from nameko import rpc as nameko_rpc
 from nameko.extensions import DependencyProvider
 
-from township_shared.errors import BROKER_UNAVAILABLE
+from township_shared.consumers import ResilientQueueConsumer
 from township_shared.mongo import DEFAULT_URI, make_client, ping
-
-log = logging.getLogger(__name__)
 
 
 class ReplyListener(nameko_rpc.ReplyListener):
-    """nameko's listener for RPC replies, handing a reply to its caller even when acknowledging it fails.
+    """nameko's listener for RPC replies on a :class:`ResilientQueueConsumer`: when RabbitMQ goes away,
+    acknowledging a reply in the consumer's thread raises, and nameko killed the gateway for it (full chaos run 10:
+    two kills, 412 answers "restarting"). The reply is in hand and still goes to its caller."""
 
-    nameko acknowledges a reply before handing it over, in the consumer's thread; when RabbitMQ goes away the
-    acknowledgement raises ``ConnectionResetError``, the thread dies and nameko kills the gateway, which answers
-    503 until it is started again (full chaos run 10: two kills, 412 such answers). The reply queue is the
-    gateway's own and the reply is in hand: nothing needs the acknowledgement."""
-
-    def handle_message(self, body, message):
-        try:
-            self.queue_consumer.ack_message(message)
-        except BROKER_UNAVAILABLE as exc:
-            log.warning("RPC reply not acknowledged, the broker is unavailable (%r); handed over anyway", exc)
-        correlation_id = message.properties.get("correlation_id")
-        client_event = self._reply_events.pop(correlation_id, None)
-        if client_event is not None:
-            client_event.send(body)
+    queue_consumer = ResilientQueueConsumer()
 
 
 class RpcProxy(nameko_rpc.RpcProxy):
