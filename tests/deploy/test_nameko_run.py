@@ -1,0 +1,31 @@
+"""`nameko run` from the virtualenv starts a service that answers, as deploy/run.py starts it in `make run`.
+
+nameko's command line imports ``pkg_resources``; a setuptools without it (82 and later) makes every service die
+at start with ImportError, which no in-process test (``container_factory``) would notice (decision 24)."""
+import json
+import signal
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from township_shared.testing import wait_for_consumer
+
+pytestmark = pytest.mark.integration
+
+
+def test_nameko_run_starts_a_service_that_answers_and_stops_on_sigterm(service_process, service_config, repo,
+                                                                       rabbit_manager):
+    intake = service_process("intake.service", LOG_FORMAT="json")
+    try:
+        wait_for_consumer(rabbit_manager, service_config["vhost"], "rpc-intake", timeout=60)
+    except TimeoutError:
+        pytest.fail(f"intake did not start under nameko run:\n{intake.log_tail()}")
+
+    with ClusterRpcProxy({"AMQP_URI": service_config["AMQP_URI"]}, timeout=30) as cluster:
+        villages = cluster.intake.list_villages("qingshui")
+    assert "dongpo" in {v["code"] for v in villages}
+
+    intake.proc.send_signal(signal.SIGTERM)
+    assert intake.returncode(timeout=30) == 0, intake.log_tail()
+    lines = [json.loads(line) for line in intake.log_tail(100_000).splitlines() if line.startswith("{")]
+    assert lines, intake.log_tail()
