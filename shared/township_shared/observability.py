@@ -3,6 +3,10 @@
 - :class:`JsonFormatter` writes one JSON object per line (time, level, logger, message, service, correlation_id,
   and the exception); :func:`correlation` sets the case id a worker is busy with (the event envelope's
   ``correlation_id``, or a case id argument), so one case can be followed across services' logs.
+- :class:`ServiceFilter` puts the service's name on every record (``%(service)s`` in a plain format): the name of
+  the service whose worker logs, else the services of the process (registered by :class:`Metrics` when their
+  container starts), else what ``nameko run`` was asked to run (``nameko run intake.service``: ``intake``), so even
+  the lines nameko logs before the container exists name their service (:func:`service_name`).
 - :class:`Metrics`, a DependencyProvider, times every entrypoint of its service (RPC, HTTP, event, timer) into a
   latency histogram, counts failures, and serves the process's metrics on ``METRICS_PORT_<SERVICE>`` (0: off).
 """
@@ -10,9 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Histogram, start_http_server
@@ -31,6 +37,61 @@ EVENTS_REQUEUED = Counter("township_events_requeued_total", "Events requeued for
                           ["service", "handler"])
 
 
+_process_services: set[str] = set()
+NAMEKO_RUN_OPTIONS_WITH_VALUE = ("--config", "--broker", "--backdoor-port")
+
+
+def register_service(name: str) -> None:
+    """Name this process's log lines after ``name`` (a service container set up in it)."""
+    _process_services.add(name)
+
+
+def serving(service: str | None) -> None:
+    """The service whose worker runs in this greenthread (set by :class:`Metrics` around every worker)."""
+    _local.service = service
+
+
+def service_name() -> str:
+    """The service a log line belongs to: the current worker's, else the process's (comma-separated when one
+    process runs several, as the tests do), else the one ``nameko run`` names on its command line, else the
+    program's name (a script)."""
+    name = getattr(_local, "service", None)
+    if name:
+        return name
+    if _process_services:
+        return ",".join(sorted(_process_services))
+    return service_from_command_line(sys.argv)
+
+
+def service_from_command_line(argv: Sequence[str]) -> str:
+    """``nameko run --config config.yaml intake.service`` -> ``intake`` (the service's package, which is the service
+    name by this project's convention); anything else -> the program's name."""
+    if not argv:
+        return "python"
+    if Path(argv[0]).name == "nameko" and len(argv) > 1 and argv[1] == "run":
+        names, skip = [], False
+        for arg in argv[2:]:
+            if skip:
+                skip = False
+            elif arg in NAMEKO_RUN_OPTIONS_WITH_VALUE:
+                skip = True
+            elif not arg.startswith("-"):
+                names.append(arg.split(":")[0].split(".")[0])
+        if names:
+            return ",".join(names)
+    return Path(argv[0]).stem or "python"
+
+
+class ServiceFilter(logging.Filter):
+    """Sets ``record.service`` (see :func:`service_name`) on every record; attach it to the handlers, so records of
+    every logger, nameko's and kombu's included, carry it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "service", None):
+            record.service = service_name()
+        return True
+
+
 def correlation(case_id: str | None) -> None:
     _local.correlation_id = case_id
 
@@ -40,7 +101,8 @@ def current_correlation() -> str | None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the case id of the worker that logged it."""
+    """One JSON object per line, with the service (the ``service`` argument, else :class:`ServiceFilter`'s, else
+    :func:`service_name`) and the case id of the worker that logged it."""
 
     def __init__(self, service: str | None = None, **kwargs: Any):
         super().__init__()
@@ -49,9 +111,8 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
                  "level": record.levelname, "logger": record.name, "message": record.getMessage(),
+                 "service": self.service or getattr(record, "service", None) or service_name(),
                  "correlation_id": current_correlation()}
-        if self.service:
-            entry["service"] = self.service
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -71,6 +132,7 @@ class Metrics(DependencyProvider):
         self.port = int(config.get(f"METRICS_PORT_{self.container.service_name.upper()}", 0) or 0)
         self.service = self.container.service_name
         self.started: dict[Any, float] = {}
+        register_service(self.service)
 
     def start(self):
         if self.port and self.port not in Metrics._served:
@@ -83,6 +145,7 @@ class Metrics(DependencyProvider):
 
     def worker_setup(self, worker_ctx):
         self.started[worker_ctx] = time.perf_counter()
+        serving(self.service)
         args = worker_ctx.args
         body = args[0] if args else None
         correlation(body.get("correlation_id") if isinstance(body, dict) else None)
@@ -95,3 +158,4 @@ class Metrics(DependencyProvider):
         if exc_info is not None:
             ENTRYPOINT_FAILURES.labels(self.service, name, exc_info[0].__name__).inc()
         correlation(None)
+        serving(None)
