@@ -82,6 +82,13 @@ def make_event(schema_cls: type[Schema], payload: dict[str, Any], *, source: str
     }
 
 
+def envelopes(facts, *, source: str, township_id: str, correlation_id: str | None,
+              time: datetime) -> list[dict[str, Any]]:
+    """Envelopes of the ``(schema_cls, payload)`` pairs a domain function returns, all about one case."""
+    return [make_event(schema_cls, payload, source=source, township_id=township_id, correlation_id=correlation_id,
+                       time=time) for schema_cls, payload in facts]
+
+
 def load_event(body: Any, expected_type: str | None = None) -> Event:
     """Validate an envelope and its payload; raise :class:`ValidationFailed` naming every bad field."""
     if not isinstance(body, dict):

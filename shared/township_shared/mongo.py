@@ -47,13 +47,15 @@ class MongoRepository(DependencyProvider):
         self.database = database
         self.options = options
         self.client: MongoClient | None = None
+        self.database: Database | None = None
         self.repository = None
 
     def setup(self):
         config = self.container.config
         self.client = make_client(config.get("MONGODB_URI", DEFAULT_URI))
         name = mongo_database_name(config, self.database or self.container.service_name)
-        self.repository = self.repository_cls(self.client[name], **self.options)
+        self.database = self.client[name]
+        self.repository = self.repository_cls(self.database, **self.options)
 
     def start(self):
         self.repository.ensure_indexes()

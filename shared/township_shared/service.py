@@ -1,16 +1,14 @@
-"""What every nameko service of the product shares: loading input through a schema, the injectable clock, the
-``@rpc`` entrypoint, and publishing the events a write left in its document's outbox."""
+"""What every nameko service of the product shares: loading input through a schema, the injectable clock and the
+``@rpc`` entrypoint. Events are published through :class:`township_shared.relay.EventRelay`."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from marshmallow import Schema, ValidationError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc as NamekoRpc
 
-from . import outbox
 from .clock import SystemClock
 from .errors import BROKER_UNAVAILABLE, ValidationFailed, flatten_messages
 
@@ -60,25 +58,3 @@ class Clock(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.clock
-
-
-class OutboxRelay:
-    """Mixin for a service with ``dispatch = EventDispatcher()``: publish pending events right after a write,
-    and sweep what a crash or a broker outage left behind (``OUTBOX_GRACE_SECONDS``)."""
-
-    def publish_event(self, event: dict[str, Any]) -> None:
-        self.dispatch(event["type"], event)
-
-    def flush_outbox(self, doc: dict[str, Any] | None, box: outbox.Outbox) -> None:
-        if doc and doc.get("outbox"):
-            try:
-                outbox.flush(box, doc, self.publish_event)
-            except Exception:
-                log.exception("publishing the events of %s failed; the outbox sweep will retry", doc["_id"])
-
-    def sweep_outboxes(self, boxes: Iterable[outbox.Outbox], now) -> int:
-        grace = timedelta(seconds=float(self.config.get("OUTBOX_GRACE_SECONDS", 5)))
-        sent = sum(outbox.sweep(box, self.publish_event, now, grace) for box in boxes)
-        if sent:
-            log.info("%s: outbox sweep published %d pending event(s)", self.name, sent)
-        return sent

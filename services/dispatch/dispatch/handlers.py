@@ -5,23 +5,23 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from township_shared import store
 from township_shared.errors import Conflict, NotFound, ValidationFailed
-from township_shared.events import Event, make_event
+from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.privacy import mask_phone
 
 from . import domain
 from .calendar import WorkCalendar
 from .classify import classify
-from .repository import DispatchRepository, StaleCase
+from .repository import DispatchRepository
 
 SOURCE = "dispatch"
 MEMBER_KINDS = ("party_member", "volunteer")
-RETRIES = 8
 
 
 def envelopes(case: Mapping[str, Any], events: domain.Events, now: datetime) -> list[dict[str, Any]]:
-    return [make_event(schema, payload, source=SOURCE, township_id=case["township_id"], correlation_id=case["_id"],
-                       time=now) for schema, payload in events]
+    return make_envelopes(events, source=SOURCE, township_id=case["township_id"], correlation_id=case["_id"],
+                          time=now)
 
 
 def settings_or_404(repo: DispatchRepository, township_id: str) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
             else:
                 events = domain.to_triage(case, now, route.reason, route.candidates)
     domain.refresh(case, policy)
-    stored = repo.insert_case(case, envelopes(case, events, now), now)
+    stored = repo.insert_case(case, envelopes(case, events, now))
     if stored is None:
         if reserved:
             repo.release_member(event.township_id, reserved["kind"], reserved["id"])
@@ -106,20 +106,19 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
 
 def mutate(repo: DispatchRepository, load: Callable[[], dict[str, Any] | None], change: Callable, now: datetime,
            missing: str) -> tuple[dict[str, Any], Any]:
-    """Load a case, apply ``change(case) -> (events, result)``, save it if unchanged meanwhile, else retry."""
-    for _ in range(RETRIES):
-        case = load()
-        if case is None:
-            raise NotFound(missing)
-        before = {t["id"]: t["status"] for t in case.get("tasks", [])}
+    """:func:`township_shared.store.mutate` over cases: apply ``change(case) -> (events, result)`` to the latest
+    version of a case; then give back the open-task slots of members whose tasks the change finished."""
+    before: dict[str, str] = {}
+
+    def apply(case):
+        before.clear()
+        before.update({t["id"]: t["status"] for t in case.get("tasks", [])})
         events, result = change(case)
-        try:
-            saved = repo.save_case(case, envelopes(case, events, now), now)
-        except StaleCase:
-            continue
-        _release_finished_members(repo, case, before)
-        return saved, result
-    raise Conflict("the case is busy; retry", allowed=[])
+        return envelopes(case, events, now), (case, result)
+
+    saved, (case, result) = store.mutate(load, apply, repo.save_case, missing)
+    _release_finished_members(repo, case, before)
+    return saved, result
 
 
 def _release_finished_members(repo: DispatchRepository, case: Mapping[str, Any], before: Mapping[str, str]):

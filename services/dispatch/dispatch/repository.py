@@ -13,16 +13,10 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from township_shared import outbox as outbox_lib
-from township_shared.outbox import Outbox
+from township_shared import store
 
 SETTINGS_TTL_S = 30.0  # settings, responsibility rules and units' active flags: changes reach routing within this
-NOT_STORED = ("_id", "rev", "outbox", "outbox_since", "outbox_rev")
 OPTIONAL = ("triage", "next_alarm_at")  # absent rather than null, so sparse indexes hold only live entries
-
-
-class StaleCase(Exception):
-    """The case changed since it was read; reload and retry."""
 
 
 class DispatchRepository:
@@ -32,7 +26,6 @@ class DispatchRepository:
         self.actors = db["actors"]
         self.rules = db["responsibilities"]
         self.townships = db["townships"]
-        self.outbox = Outbox(self.cases)
         self._settings: dict[str, tuple[float, dict[str, Any] | None]] = {}
         # routing reads these for every demand; they change rarely (the office's actor commands, the demo loader)
         self._rules: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
@@ -46,7 +39,6 @@ class DispatchRepository:
         c.create_index([("township_id", ASCENDING), ("tasks.assignee_key", ASCENDING)], name="township_assignee")
         c.create_index([("tasks.id", ASCENDING)], name="task_id")
         c.create_index([("next_alarm_at", ASCENDING)], sparse=True, name="next_alarm")
-        self.outbox.ensure_indexes()
         self.actors.create_index([("township_id", ASCENDING), ("kind", ASCENDING), ("home_village", ASCENDING)],
                                  name="township_kind_village")
         self.rules.create_index([("township_id", ASCENDING), ("category", ASCENDING)], name="township_category")
@@ -149,16 +141,10 @@ class DispatchRepository:
                                {"$inc": {"open_tasks": -1}})
 
     # cases -----------------------------------------------------------------------------------------------------
-    def insert_case(self, case: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> dict | None:
-        """Store a new case with its events pending and return the document as stored (no need to read it back);
-        None if a case with this id exists (a redelivery)."""
-        doc = outbox_lib.attach({**{k: v for k, v in case.items() if not (k in OPTIONAL and v is None)},
-                                 "rev": 1}, events, now)
-        try:
-            self.cases.insert_one(doc)
-            return doc
-        except DuplicateKeyError:
-            return None
+    def insert_case(self, case: dict[str, Any], events: list[dict[str, Any]]) -> dict | None:
+        """Store a new case with its events pending and return it as stored; None if a case with this id exists
+        (a redelivery)."""
+        return store.insert(self.cases, case, events, OPTIONAL)
 
     def get_case(self, township_id: str, case_id: str) -> dict[str, Any] | None:
         return self.cases.find_one({"_id": case_id, "township_id": township_id})
@@ -166,23 +152,9 @@ class DispatchRepository:
     def case_of_task(self, township_id: str, task_id: str) -> dict[str, Any] | None:
         return self.cases.find_one({"tasks.id": task_id, "township_id": township_id})
 
-    def save_case(self, case: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-        """Write a changed case if nobody changed it since it was read (``rev``); raises :class:`StaleCase`."""
-        fields = {k: v for k, v in case.items() if k not in NOT_STORED and not (k in OPTIONAL and v is None)}
-        unset = {k: "" for k in OPTIONAL if case.get(k) is None}
-        update: dict[str, Any] = {"$set": fields, "$inc": {"rev": 1}}
-        if unset:
-            update["$unset"] = unset
-        outbox_lib.push(update, events, now)
-        # update_one and a read by _id, not find_one_and_update: on SecantusDB 0.7.0b3 findAndModify costs about
-        # 5 us per document of the collection (17 ms at 3,000 cases), an update and a point read under 1.5 ms
-        done = self.cases.update_one({"_id": case["_id"], "rev": case["rev"]}, update)
-        if done.matched_count == 0:
-            raise StaleCase(case["_id"])
-        saved = self.cases.find_one({"_id": case["_id"]})
-        if saved is None:  # cases are never deleted; keep the contract anyway
-            raise StaleCase(case["_id"])
-        return saved
+    def save_case(self, case: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+        """Write a changed case if nobody changed it since it was read; raises :class:`store.Stale`."""
+        return store.save(self.cases, case, events, OPTIONAL)
 
     def triage_queue(self, township_id: str, limit: int) -> list[dict[str, Any]]:
         return list(self.cases.find({"township_id": township_id, "status": "triage"})

@@ -1,10 +1,9 @@
 """The dispatch nameko service: consumes ``demand_received``, serves task and routing commands over RPC,
-chases deadlines on a timer, and relays its outbox."""
+chases deadlines on a timer; its events leave through the relay."""
 from __future__ import annotations
 
 import logging
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
@@ -12,7 +11,8 @@ from township_shared.errors import EXPECTED, NotFound
 from township_shared.events import load_event
 from township_shared.schemas import dispatch as s
 from township_shared.observability import Metrics
-from township_shared.service import Clock, OutboxRelay, load, rpc
+from township_shared.relay import EventRelay
+from township_shared.service import Clock, load, rpc
 
 from . import domain, handlers
 from .dependencies import CaseStore, Routing
@@ -25,19 +25,19 @@ COMMAND_SCHEMAS = {
 }
 
 
-class DispatchService(OutboxRelay):
+class DispatchService:
     name = "dispatch"
 
     repo = CaseStore()
     clock = Clock()
     routing = Routing()
-    dispatch = EventDispatcher()
+    events = EventRelay("cases")
     dead_letters = DeadLetterPublisher()
     config = Config()
     metrics = Metrics()
 
     def _flush(self, case):
-        self.flush_outbox(case, self.repo.outbox)
+        self.events.flush(case)
 
     def _view(self, case, actor):
         return s.DispatchCaseViewSchema().dump(handlers.case_view(case, actor))
@@ -150,4 +150,3 @@ class DispatchService(OutboxRelay):
         """Reminders before deadlines, overdue notices after them, escalation after the grace."""
         for case in handlers.fire_due_alarms(self.repo, self.clock.now(), self.routing.policy):
             self._flush(case)
-        self.sweep_outboxes([self.repo.outbox], self.clock.now())

@@ -6,7 +6,8 @@ import pytest
 
 from dispatch import domain, handlers
 from dispatch.calendar import WorkCalendar
-from dispatch.repository import DispatchRepository, StaleCase
+from dispatch.repository import DispatchRepository
+from township_shared.store import Stale as StaleCase
 from township_shared.events import load_event, make_event
 from township_shared.schemas.demands import DemandReceivedV1
 
@@ -62,9 +63,9 @@ def test_stale_writes_are_refused(drepo):
     handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("case0003"))
     a = drepo.get_case("qingshui", "case0003")
     b = drepo.get_case("qingshui", "case0003")
-    drepo.save_case(a, [], T0)
+    drepo.save_case(a, [])
     with pytest.raises(StaleCase):
-        drepo.save_case(b, [], T0)
+        drepo.save_case(b, [])
 
 
 def test_concurrent_commands_on_one_case_all_land(drepo):

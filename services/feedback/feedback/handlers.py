@@ -5,21 +5,20 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
-from township_shared.errors import Conflict, NotFound
-from township_shared.events import Event, make_event
+from township_shared import store
+from township_shared.errors import NotFound
+from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.schemas.feedback import HotspotDetectedV1
 
 from . import assessment, domain
-from .repository import FeedbackRepository, Stale
+from .repository import FeedbackRepository
 
 SOURCE = "feedback"
-RETRIES = 8
 
 
 def envelopes(township_id: str, correlation_id: str | None, events: domain.Events,
               now: datetime) -> list[dict[str, Any]]:
-    return [make_event(schema, payload, source=SOURCE, township_id=township_id, correlation_id=correlation_id,
-                       time=now) for schema, payload in events]
+    return make_envelopes(events, source=SOURCE, township_id=township_id, correlation_id=correlation_id, time=now)
 
 
 # ---- figures -----------------------------------------------------------------------------------------------------
@@ -57,21 +56,16 @@ def open_callback(repo: FeedbackRepository, event: Event, now: datetime) -> dict
         return None
     cb = domain.new_callback(p["case_id"], p["task_id"], event.township_id, p["assignee"], p["village"],
                              p["category"], p["reply"], now)
-    return cb if repo.insert_callback(cb, now) else None
+    return cb if repo.insert_callback(cb) else None
 
 
 def _mutate(repo: FeedbackRepository, load: Callable[[], dict | None], change: Callable, save: Callable,
             now: datetime, missing: str) -> dict[str, Any]:
-    for _ in range(RETRIES):
-        doc = load()
-        if doc is None:
-            raise NotFound(missing)
-        events = change(doc)
-        try:
-            return save(doc, envelopes(doc["township_id"], doc.get("case_id"), events, now), now)
-        except Stale:
-            continue
-    raise Conflict("busy; retry", allowed=[])
+    """:func:`township_shared.store.mutate` for documents of one case: ``change(doc) -> domain events``."""
+    def apply(doc):
+        return envelopes(doc["township_id"], doc.get("case_id"), change(doc), now), None
+
+    return store.mutate(load, apply, save, missing)[0]
 
 
 def callback_attempt(repo, now, township_id, callback_id, note, max_attempts, by="office") -> dict[str, Any]:
@@ -114,7 +108,7 @@ def submit_report(repo, now, township_id, organisation_key, report) -> dict[str,
            "organisation_key": organisation_key, "status": "submitted", "submitted_at": now,
            "milestone": report.get("milestone") or ("completion" if report["kind"] == "completion" else None),
            **{k: v for k, v in report.items() if k != "milestone"}}
-    repo.insert_report(doc, now)
+    repo.insert_report(doc)
     return repo.get_report(township_id, doc["_id"])
 
 
@@ -154,5 +148,5 @@ def note_demand(repo: FeedbackRepository, event: Event, minimum: int, window: ti
         "village": p["village"], "category": p["category"], "window_hours": window.total_seconds() / 3600,
         **record})], at)
     if repo.raise_hotspot(doc, record, at + window, events, at):
-        return repo.hotspots.find_one({"_id": doc["_id"]})
+        return repo.get_hotspot(doc["_id"])
     return None

@@ -19,17 +19,14 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from township_shared import outbox as outbox_lib
-from township_shared.outbox import Outbox
+from township_shared import store
+from township_shared.clock import utcnow
 
 from .assessment import merge
 
 RECENT_PER_HOTSPOT = 50
 RECENT_APPLIED = 1000
-NOT_STORED = ("_id", "rev", "outbox", "outbox_since", "outbox_rev")
-
-
-class Stale(Exception):
-    """The document changed since it was read."""
+OUTBOX_COLLECTIONS = ("callbacks", "reports", "hotspots")  # the documents whose events the relay publishes
 
 
 class FeedbackRepository:
@@ -40,7 +37,6 @@ class FeedbackRepository:
         self.hotspots = db["hotspots"]
         self.figures = db["figures"]
         self.folded_events = db["folded_events"]
-        self.outboxes = [Outbox(self.callbacks), Outbox(self.reports), Outbox(self.hotspots)]
 
     def ensure_indexes(self) -> None:
         self.callbacks.create_index([("township_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)],
@@ -54,38 +50,10 @@ class FeedbackRepository:
                                    name="township_raised")
         for name in ("month", "year"):
             self.figures.create_index([("township_id", ASCENDING), (name, ASCENDING)], name=f"township_{name}")
-        for outbox in self.outboxes:
-            outbox.ensure_indexes()
-
-    # versioned documents with an outbox ----------------------------------------------------------------------
-    @staticmethod
-    def _insert(coll, doc: dict[str, Any], events: list[dict], now: datetime) -> bool:
-        try:
-            coll.insert_one(outbox_lib.attach({**doc, "rev": 1}, events, now))
-            return True
-        except DuplicateKeyError:
-            return False
-
-    @staticmethod
-    def _save(coll, doc: dict[str, Any], events: list[dict], now: datetime) -> dict[str, Any]:
-        fields = {k: v for k, v in doc.items() if k not in NOT_STORED}
-        update: dict[str, Any] = {"$set": fields, "$inc": {"rev": 1}}
-        if "token" not in doc:
-            update["$unset"] = {"token": ""}
-        outbox_lib.push(update, events, now)
-        # update_one and a read by _id, not find_one_and_update: on SecantusDB 0.7.0b3 findAndModify costs about
-        # 5 us per document of the collection, an update and a point read under 1.5 ms whatever its size
-        done = coll.update_one({"_id": doc["_id"], "rev": doc["rev"]}, update)
-        if done.matched_count == 0:
-            raise Stale(doc["_id"])
-        saved = coll.find_one({"_id": doc["_id"]})
-        if saved is None:
-            raise Stale(doc["_id"])
-        return saved
 
     # callbacks -----------------------------------------------------------------------------------------------
-    def insert_callback(self, cb: dict[str, Any], now: datetime) -> bool:
-        return self._insert(self.callbacks, cb, [], now)
+    def insert_callback(self, cb: dict[str, Any]) -> bool:
+        return store.insert(self.callbacks, cb, [], ("token",)) is not None
 
     def get_callback(self, township_id: str, callback_id: str) -> dict[str, Any] | None:
         return self.callbacks.find_one({"_id": callback_id, "township_id": township_id})
@@ -93,8 +61,8 @@ class FeedbackRepository:
     def callback_by_token(self, token: str) -> dict[str, Any] | None:
         return self.callbacks.find_one({"token": token})
 
-    def save_callback(self, cb: dict[str, Any], events: list[dict], now: datetime) -> dict[str, Any]:
-        return self._save(self.callbacks, cb, events, now)
+    def save_callback(self, cb: dict[str, Any], events: list[dict]) -> dict[str, Any]:
+        return store.save(self.callbacks, cb, events, ("token",))
 
     def list_callbacks(self, township_id: str, status: str, limit: int,
                        case_id: str | None = None) -> list[dict[str, Any]]:
@@ -106,14 +74,14 @@ class FeedbackRepository:
         return list(found.sort("created_at", ASCENDING).limit(limit))
 
     # reports -------------------------------------------------------------------------------------------------
-    def insert_report(self, report: dict[str, Any], now: datetime) -> None:
-        self._insert(self.reports, report, [], now)
+    def insert_report(self, report: dict[str, Any]) -> None:
+        store.insert(self.reports, report, [])
 
     def get_report(self, township_id: str, report_id: str) -> dict[str, Any] | None:
         return self.reports.find_one({"_id": report_id, "township_id": township_id})
 
-    def save_report(self, report: dict[str, Any], events: list[dict], now: datetime) -> dict[str, Any]:
-        return self._save(self.reports, report, events, now)
+    def save_report(self, report: dict[str, Any], events: list[dict]) -> dict[str, Any]:
+        return store.save(self.reports, report, events)
 
     def list_reports(self, township_id: str, organisation_key: str | None, status: str | None) -> list[dict]:
         query: dict[str, Any] = {"township_id": township_id}
@@ -142,9 +110,12 @@ class FeedbackRepository:
                       events: list[dict], now: datetime) -> bool:
         update = {"$set": {"active_until": active_until, "raised_at": now, "cluster": cluster},
                   "$push": {"clusters": cluster}, "$inc": {"rev": 1}}
-        outbox_lib.push(update, events, now)
+        outbox_lib.push(update, events, utcnow())
         done = self.hotspots.update_one({"_id": window["_id"], "rev": window["rev"]}, update)
         return done.modified_count == 1
+
+    def get_hotspot(self, window_id: str) -> dict[str, Any] | None:
+        return self.hotspots.find_one({"_id": window_id})
 
     def extend_hotspot(self, window_id: str, active_until: datetime) -> None:
         self.hotspots.update_one({"_id": window_id, "active_until": {"$lt": active_until}},

@@ -7,37 +7,34 @@ import logging
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
-from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.schemas import feedback as s
 from township_shared.observability import Metrics
-from township_shared.service import Clock, OutboxRelay, load, rpc
+from township_shared.relay import EventRelay
+from township_shared.service import Clock, load, rpc
 
 from . import handlers
 from .dependencies import FeedbackStore, Settings
+from .repository import OUTBOX_COLLECTIONS
 
 log = logging.getLogger(__name__)
 FOLDED = {"dispatch": ("task_assigned", "task_signed", "task_returned", "task_completed"),
           "feedback": ("callback_recorded", "case_reopened")}
 
 
-class FeedbackService(OutboxRelay):
+class FeedbackService:
     name = "feedback"
 
     repo = FeedbackStore()
     clock = Clock()
     settings = Settings()
-    dispatch = EventDispatcher()
+    events = EventRelay(*OUTBOX_COLLECTIONS)
     dead_letters = DeadLetterPublisher()
     config = Config()
     metrics = Metrics()
-
-    def _flush(self, doc, box):
-        self.flush_outbox(doc, box)
 
     def _fold(self, body, event_type):
         handlers.fold_event(self.repo, load_event(body, event_type), self.settings.timezone)
@@ -84,7 +81,7 @@ class FeedbackService(OutboxRelay):
     def watch_hotspots(self, body):
         doc = handlers.note_demand(self.repo, load_event(body, "demand_received"), self.settings.hotspot_min,
                                    self.settings.hotspot_window)
-        self._flush(doc, self.repo.outboxes[2])
+        self.events.flush(doc, "hotspots")
 
     # callbacks -----------------------------------------------------------------------------------------------
     def _callback_view(self, cb):
@@ -101,21 +98,21 @@ class FeedbackService(OutboxRelay):
         cmd = load(s.CallbackAttemptSchema(), body)
         cb = handlers.callback_attempt(self.repo, self.clock.now(), township_id, callback_id, cmd.get("note"),
                                        self.settings.max_attempts)
-        self._flush(cb, self.repo.outboxes[0])
+        self.events.flush(cb, "callbacks")
         return self._callback_view(cb)
 
     @rpc(expected_exceptions=EXPECTED)
     def record_callback_answer(self, township_id, callback_id, body):
         cb = handlers.callback_answer(self.repo, self.clock.now(), township_id, callback_id,
                                       load(s.OfficeAnswerSchema(), body))
-        self._flush(cb, self.repo.outboxes[0])
+        self.events.flush(cb, "callbacks")
         return self._callback_view(cb)
 
     @rpc(expected_exceptions=EXPECTED)
     def classify_callback(self, township_id, callback_id, body):
         cb = handlers.callback_classify(self.repo, self.clock.now(), township_id, callback_id,
                                         load(s.ClassifySchema(), body))
-        self._flush(cb, self.repo.outboxes[0])
+        self.events.flush(cb, "callbacks")
         return self._callback_view(cb)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -125,7 +122,7 @@ class FeedbackService(OutboxRelay):
     @rpc(expected_exceptions=EXPECTED)
     def answer_callback_link(self, token, body):
         cb = handlers.resident_answer(self.repo, self.clock.now(), token, load(s.ResidentAnswerSchema(), body))
-        self._flush(cb, self.repo.outboxes[0])
+        self.events.flush(cb, "callbacks")
         return {"status": cb["status"], "thanks": True}
 
     # completion reports --------------------------------------------------------------------------------------
@@ -139,7 +136,7 @@ class FeedbackService(OutboxRelay):
     def review_report(self, township_id, report_id, body, by):
         report = handlers.review_report(self.repo, self.clock.now(), township_id, report_id,
                                         load(s.ReviewSchema(), body), by)
-        self._flush(report, self.repo.outboxes[1])
+        self.events.flush(report, "reports")
         return s.ReportViewSchema().dump(report)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -179,7 +176,3 @@ class FeedbackService(OutboxRelay):
     def list_hotspots(self, township_id, days=30):
         since = self.clock.now() - timedelta(days=int(days))
         return s.HotspotViewSchema(many=True).dump(self.repo.raised_hotspots(township_id, since))
-
-    @timer(interval=2)
-    def relay_outbox(self):
-        self.sweep_outboxes(self.repo.outboxes, self.clock.now())

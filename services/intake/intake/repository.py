@@ -15,8 +15,6 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from township_shared.outbox import Outbox
-
 from .domain import ReferenceData
 
 LIST_INDEXES = {  # filter field -> index serving listings filtered on it (first present wins)
@@ -40,7 +38,6 @@ class DemandRepository:
         self.townships = db["townships"]
         self.villages = db["villages"]
         self.categories = db["categories"]
-        self.outbox = Outbox(self.cases)
         self._reference: dict[str, tuple[float, ReferenceData | None]] = {}
 
     def ensure_indexes(self) -> None:
@@ -54,7 +51,6 @@ class DemandRepository:
                        name="township_idempotency_key")
         c.create_index([("township_id", ASCENDING), ("village", ASCENDING), ("category", ASCENDING),
                         ("received_at", DESCENDING)], name="duplicate_candidates")
-        self.outbox.ensure_indexes()
         for coll in (self.villages, self.categories):
             coll.create_index([("township_id", ASCENDING), ("code", ASCENDING)], unique=True, name="township_code")
 

@@ -1,10 +1,8 @@
-"""The intake nameko service: thin RPC entrypoints over :mod:`intake.handlers`, and the outbox relay."""
+"""The intake nameko service: thin RPC entrypoints over :mod:`intake.handlers`; events leave through the relay."""
 from __future__ import annotations
 
 import logging
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
-from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared import faults
@@ -14,7 +12,8 @@ from township_shared.schemas.demands import (DemandAcceptedSchema, DemandPageSch
                                              DemandSchema, DemandSubmissionSchema)
 from township_shared.schemas.reference import CategorySchema, VillageSchema
 from township_shared.observability import Metrics, correlation
-from township_shared.service import Clock, OutboxRelay, load, rpc
+from township_shared.relay import EventRelay
+from township_shared.service import Clock, load, rpc
 
 from . import handlers
 from .dependencies import DemandStore
@@ -22,12 +21,12 @@ from .dependencies import DemandStore
 log = logging.getLogger(__name__)
 
 
-class IntakeService(OutboxRelay):
+class IntakeService:
     name = "intake"
 
     repo = DemandStore()
     clock = Clock()
-    dispatch = EventDispatcher()
+    events = EventRelay("cases")
     dead_letters = DeadLetterPublisher()
     config = Config()
     metrics = Metrics()
@@ -43,7 +42,7 @@ class IntakeService(OutboxRelay):
         if not accepted.replayed:
             # a replay leaves any pending event to the sweep, so concurrent retries publish it once
             faults.point("intake.after_store")
-            self.flush_outbox(accepted.case, self.repo.outbox)
+            self.events.flush(accepted.case)
         view = handlers.public_view(accepted.case)
         return {"case": DemandAcceptedSchema().dump(view), "replayed": accepted.replayed}
 
@@ -80,8 +79,3 @@ class IntakeService(OutboxRelay):
     def _closed(self, body):
         event = load_event(body, "case_closed")
         self.repo.mark_closed(event.township_id, event.payload["case_id"], event.time, event.payload["outcome"])
-
-    @timer(interval=1)
-    def relay_outbox(self):
-        """Publish events left pending by a crash or a broker outage (older than ``OUTBOX_GRACE_SECONDS``)."""
-        self.sweep_outboxes([self.repo.outbox], self.clock.now())

@@ -22,7 +22,7 @@ def submission(i=0, **over):
 def test_every_listing_query_has_its_index(repo):
     names = {ix["name"] for ix in repo.cases.list_indexes()}
     assert {"township_seq", "township_village_seq", "township_category_seq", "township_status_seq",
-            "township_channel_seq", "township_idempotency_key", "duplicate_candidates", "outbox_pending"} <= names
+            "township_channel_seq", "township_idempotency_key", "duplicate_candidates"} <= names
 
 
 def test_case_numbers_count_per_local_day_and_township(repo):
@@ -129,14 +129,15 @@ def test_sparse_filter_reaches_old_cases(repo):
 
 
 def test_outbox_flush_clears_and_sweep_finds_only_overdue(repo):
+    box = outbox.Outbox(repo.cases)
     a = handlers.submit_demand(repo, T0, "qingshui", submission(1)).case
     b = handlers.submit_demand(repo, T0 + timedelta(seconds=10), "qingshui", submission(2)).case
     published = []
-    assert outbox.sweep(repo.outbox, published.append, T0 + timedelta(seconds=12), timedelta(seconds=5)) == 1
+    assert outbox.sweep(box, published.append, T0 + timedelta(seconds=12), timedelta(seconds=5)) == 1
     assert [e["correlation_id"] for e in published] == [a["_id"]]
     assert "outbox" not in repo.get_case("qingshui", a["_id"])
-    assert outbox.flush(repo.outbox, repo.get_case("qingshui", b["_id"]), published.append) == 1
-    assert repo.outbox.due(T0 + timedelta(days=1)) == []
+    assert outbox.flush(box, repo.get_case("qingshui", b["_id"]), published.append) == 1
+    assert box.due(T0 + timedelta(days=1)) == []
 
 
 def test_events_pushed_during_publish_stay_pending(repo):
@@ -144,7 +145,7 @@ def test_events_pushed_during_publish_stay_pending(repo):
     stored = repo.get_case("qingshui", case["_id"])
     extra = {"id": "later", "type": "x"}
     repo.cases.update_one({"_id": case["_id"]}, outbox.push({}, [extra], T0))
-    outbox.flush(repo.outbox, stored, lambda e: None)
+    outbox.flush(outbox.Outbox(repo.cases), stored, lambda e: None)
     assert [e["id"] for e in repo.get_case("qingshui", case["_id"])["outbox"]] == ["later"]
 
 
