@@ -5,13 +5,18 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := shared services/intake services/dispatch services/feedback services/gateway
+# every service's package, from services.toml (the one list of services: docs/new-service.md)
+SERVICE_PACKAGES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["package"] for s in tomllib.load(open("services.toml", "rb"))["service"]))')
+ifeq ($(strip $(SERVICE_PACKAGES)),)
+$(error could not read the services' packages from services.toml with $(PYTHON) (Python 3.11 or later))
+endif
+PACKAGES := shared $(SERVICE_PACKAGES)
 TEST_MONGODB_URI ?= mongodb://127.0.0.1:27018
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-chaos test-unit bench clean
+.PHONY: install run test test-chaos test-unit bench clean packages
 
-$(STAMP): shared/pyproject.toml $(wildcard services/*/pyproject.toml) requirements-dev.txt
+$(STAMP): services.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
@@ -39,6 +44,9 @@ test-unit: install
 bench: install
 	$(PY) bench/intake --start
 	$(PY) bench/dispatch --start
+
+packages:
+	@echo $(PACKAGES)
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache .hypothesis

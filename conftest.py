@@ -10,32 +10,15 @@ pytest_plugins = ["township_shared.testing"]
 
 
 @pytest.fixture
-def repo(mongo_client, db_prefix):
+def repo(demo):
     """Intake's repository on this test's own database, with the demo county loaded."""
-    import yaml
-
-    from intake.demo import DEFAULT_COUNTY, load_county
-    from intake.repository import DemandRepository
-
-    repository = DemandRepository(mongo_client[f"{db_prefix}_intake"])
-    repository.ensure_indexes()
-    load_county(repository, yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8")))
-    return repository
+    return demo("intake")
 
 
 @pytest.fixture
-def dispatch_repo(mongo_client, db_prefix):
+def dispatch_repo(demo):
     """Dispatch's repository on this test's own database, with the demo actors and rules loaded."""
-    import yaml
-
-    from dispatch.demo import DEFAULT_ACTORS, DEFAULT_COUNTY, load_dispatch_data
-    from dispatch.repository import DispatchRepository
-
-    repository = DispatchRepository(mongo_client[f"{db_prefix}_dispatch"])
-    repository.ensure_indexes()
-    load_dispatch_data(repository, yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8")),
-                       yaml.safe_load(DEFAULT_ACTORS.read_text(encoding="utf-8")))
-    return repository
+    return demo("dispatch")
 
 
 @pytest.fixture
@@ -47,18 +30,19 @@ def dispatch_clock():
 
 
 @pytest.fixture
-def stack(runner_factory, service_config, repo, dispatch_repo, dispatch_clock):
-    """intake, dispatch, feedback and gateway in this process on the real RabbitMQ and MongoDB, demo county loaded;
+def stack(runner_factory, service_config, demo, dispatch_clock):
+    """Every service of ``services.toml`` in this process on the real RabbitMQ and MongoDB, the demo county loaded;
     dispatch runs on ``dispatch_clock``."""
     from nameko.testing.services import replace_dependencies
     from nameko.testing.utils import get_container
 
-    from dispatch.service import DispatchService
-    from feedback.service import FeedbackService
-    from gateway.service import GatewayService
-    from intake.service import IntakeService
+    from township_shared.registry import services
 
-    runner = runner_factory(service_config, IntakeService, DispatchService, FeedbackService, GatewayService)
-    replace_dependencies(get_container(runner, DispatchService), clock=dispatch_clock)
+    classes = {}
+    for spec in services():
+        demo(spec.name)
+        classes[spec.name] = spec.service_class()
+    runner = runner_factory(service_config, *classes.values())
+    replace_dependencies(get_container(runner, classes["dispatch"]), clock=dispatch_clock)
     runner.start()
     return runner

@@ -1,4 +1,5 @@
-"""`make run`: start the backing services, load the demo county, start every service, print where to go.
+"""`make run`: start the backing services, load the demo county, start every service of ``services.toml``, print
+where to go.
 
 Once the stack is up, a service that exits is started again (see :class:`Supervisor`). Ctrl-C (or SIGTERM) stops
 the services and whatever backing service this run started."""
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import requests
 
+from township_shared.registry import services
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-SERVICES = ["intake.service", "dispatch.service", "feedback.service", "gateway.service"]
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 STABLE_SECONDS = 60.0
 
@@ -95,10 +97,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     try:
-        for loader in ("intake.demo", "dispatch.demo"):
-            sh(str(VENV_BIN / "python"), "-m", loader)
-        for module in SERVICES:
-            supervisor.launch(module)
+        for spec in services():
+            if spec.demo:
+                sh(str(VENV_BIN / "python"), "-m", spec.demo)
+        for spec in services():
+            supervisor.launch(spec.module)
         port = os.environ.get("HTTP_PORT", "8000")
         host = os.environ.get("HTTP_HOST", "127.0.0.1")
         base = f"http://{host}:{port}"

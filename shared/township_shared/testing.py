@@ -3,6 +3,7 @@
 - each test gets its own RabbitMQ vhost (nameko's ``rabbit_config``) and its own database prefix on the
   MongoDB-compatible server at ``MONGODB_URI`` (``make test`` starts a throwaway one), dropped afterwards;
 - ``service_config`` merges both with the product's defaults, ready for ``container_factory`` / ``runner_factory``;
+- ``demo("intake")`` loads a service's demo data into this test's database (``services.toml``);
 - ``event_listener`` binds a queue to a service's event exchange before the test acts, so no event is missed.
 """
 from __future__ import annotations
@@ -44,6 +45,22 @@ def db_prefix(mongo_client):
     for name in mongo_client.list_database_names():
         if name.startswith(prefix + "_"):
             mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def demo(mongo_client, db_prefix):
+    """``demo("intake")``: that service's repository on this test's own database with the demo county's data
+    loaded by its ``services.toml`` demo loader, once per test (None for a service without demo data)."""
+    from .registry import service
+
+    loaded: dict[str, Any] = {}
+
+    def load(name: str) -> Any:
+        if name not in loaded:
+            loaded[name] = service(name).load_demo(mongo_client[f"{db_prefix}_{name}"])
+        return loaded[name]
+
+    return load
 
 
 @pytest.fixture
@@ -165,6 +182,8 @@ class ServiceProcess:
                  log_path: "str | os.PathLike | None" = None):
         import tempfile
 
+        from .registry import services
+
         self.module = module
         if log_path is None:
             fd, log_path = tempfile.mkstemp(prefix=f"{module}-", suffix=".log")
@@ -176,7 +195,7 @@ class ServiceProcess:
             "MONGODB_URI": config["MONGODB_URI"],
             "MONGODB_DB_PREFIX": config["MONGODB_DB_PREFIX"],
             "OUTBOX_GRACE_SECONDS": str(config.get("OUTBOX_GRACE_SECONDS", 1)),
-            "METRICS_PORT_INTAKE": "0", "METRICS_PORT_DISPATCH": "0", "METRICS_PORT_FEEDBACK": "0",
+            **{spec.metrics_variable: "0" for spec in services() if spec.metrics_variable},
             **(extra_env or {}),
         }
         self.proc = None

@@ -23,9 +23,9 @@ from pathlib import Path
 import eventlet
 import pytest
 import requests
-import yaml
 from kombu import Connection, Exchange
 
+from township_shared.registry import services
 from township_shared.testing import ServiceProcess, wait_for_consumer
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ DEMANDS = int(os.environ.get("CHAOS_DEMANDS", "60"))
 RESTART_RABBIT = os.environ.get("CHAOS_RABBIT") == "1"
 RABBIT_EVERY = float(os.environ.get("CHAOS_RABBIT_EVERY", "45"))  # at least this many seconds between restarts
 CONCURRENCY = int(os.environ.get("CHAOS_CONCURRENCY", "12"))  # demands in flight
-SERVICES = ["intake.service", "dispatch.service", "feedback.service", "gateway.service"]
+SERVICES = [spec.module for spec in services()]
 CATEGORIES = {"drinking_water": "water_station", "power_supply": "power_station", "roads_bridges": "transport_office"}
 CONSUMERS = {("intake.events", "demand_received"): [("dispatch", "receive_demand"), ("feedback", "watch_hotspots")],
              ("dispatch.events", "task_completed"): [("feedback", "fold_task_completed"),
@@ -119,20 +119,11 @@ def chaos(tmp_path, rabbit_config, rabbit_manager, db_prefix):
     mongo = Mongo(tmp_path / "mongo")
     mongo.start()
     config = {**rabbit_config, "MONGODB_URI": mongo.uri, "MONGODB_DB_PREFIX": db_prefix, "OUTBOX_GRACE_SECONDS": 1}
-    from dispatch.demo import DEFAULT_ACTORS, load_dispatch_data
-    from dispatch.repository import DispatchRepository
-    from intake.demo import DEFAULT_COUNTY, load_county
-    from intake.repository import DemandRepository
     from township_shared.mongo import make_client
 
     client = make_client(mongo.uri)
-    county = yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8"))
-    intake_repo = DemandRepository(client[f"{db_prefix}_intake"])
-    intake_repo.ensure_indexes()
-    load_county(intake_repo, county)
-    dispatch_repo = DispatchRepository(client[f"{db_prefix}_dispatch"])
-    dispatch_repo.ensure_indexes()
-    load_dispatch_data(dispatch_repo, county, yaml.safe_load(DEFAULT_ACTORS.read_text(encoding="utf-8")))
+    for spec in services():
+        spec.load_demo(client[f"{db_prefix}_{spec.name}"])
     client.close()
     stack = Stack(config, mongo, free_port(), tmp_path)
     for module in SERVICES:
@@ -347,7 +338,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
     assert +folded == +recomputed, f"figures differ from the stored tasks: {folded} vs {recomputed}"
 
     def still_pending():
-        return {f"{db}.{name}": n for db in ("intake", "dispatch", "feedback")
+        return {f"{db}.{name}": n for db in (spec.name for spec in services())
                 for name in client[f"{prefix}_{db}"].list_collection_names()
                 if (n := client[f"{prefix}_{db}"][name].count_documents({"outbox_since": {"$exists": True}}))}
     deadline = time.monotonic() + 30

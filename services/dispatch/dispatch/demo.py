@@ -52,6 +52,16 @@ def load_dispatch_data(repo: DispatchRepository, county: dict[str, Any], actors:
     return counts
 
 
+def load_demo(database) -> DispatchRepository:
+    """Dispatch's repository on ``database`` with its indexes, the demo county's settings, actors and rules
+    (``services.toml``'s demo loader: ``make run`` and the tests call it)."""
+    repo = DispatchRepository(database)
+    repo.ensure_indexes()
+    load_dispatch_data(repo, yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8")),
+                       yaml.safe_load(DEFAULT_ACTORS.read_text(encoding="utf-8")))
+    return repo
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     county_path = Path(argv[0]) if argv else DEFAULT_COUNTY

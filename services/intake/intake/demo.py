@@ -36,6 +36,15 @@ def load_county(repo: DemandRepository, county: dict[str, Any]) -> list[str]:
     return ids
 
 
+def load_demo(database) -> DemandRepository:
+    """Intake's repository on ``database`` with its indexes and the demo county loaded (``services.toml``'s demo
+    loader: ``make run`` and the tests call it)."""
+    repo = DemandRepository(database)
+    repo.ensure_indexes()
+    load_county(repo, yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8")))
+    return repo
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     path = Path(argv[0]) if argv else DEFAULT_COUNTY
