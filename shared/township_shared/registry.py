@@ -1,4 +1,4 @@
-"""The platform's services as data, read from ``services.toml`` at the repository root (decision 24).
+"""The platform's services as data, read from ``services.toml`` at the repository root (decision 26).
 
 Everything that starts, installs or tests "every service" takes the list from here (or, the Makefile, from the
 file itself), so a new service is one entry there plus its package; ``tests/contract/test_wiring.py`` checks the
