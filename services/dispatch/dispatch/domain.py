@@ -32,7 +32,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "extension_requested": {"decide_extension": "in_progress"},
 }
 OFFICE = "office"
-OFFICE_COMMANDS = {"decide_extension"}
+OFFICE_COMMANDS = frozenset(c.name for c in ev.TASK_COMMANDS if c.office)
 WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Events = list[tuple[type, dict[str, Any]]]
@@ -175,12 +175,27 @@ def allowed_commands(task: Mapping[str, Any]) -> list[str]:
     return sorted(TRANSITIONS.get(task["status"], {}))
 
 
+@dataclass(frozen=True)
+class TaskAction:
+    """What a task command's rule gets besides the case and the task: who acts, the loaded body, when, the task's
+    state after the command (:data:`TRANSITIONS`) and the fields every task event carries, taken before the
+    change."""
+
+    actor: str
+    args: Mapping[str, Any]
+    now: datetime
+    target: str
+    fact: dict[str, Any]
+
+
 def act(case: dict[str, Any], task_id: str, actor: str, command: str, args: Mapping[str, Any], now: datetime,
         policy: Policy) -> Events:
-    """Run a task command for ``actor`` (``<kind>:<id>``, or ``office`` for office decisions).
+    """Run a task command for ``actor`` (``<kind>:<id>``, or ``office`` for office decisions): its rule from
+    :data:`TASK_COMMAND_RULES`.
 
-    A task belongs to its assignee: anybody else gets NotFound (no leak of other units' work). A command the
-    task's state does not allow is a Conflict listing the allowed ones."""
+    A task belongs to its assignee: anybody else gets NotFound (no leak of other units' work); an office command
+    (``TASK_COMMANDS``' ``office``) belongs to the office. A command the task's state does not allow is a Conflict
+    listing the allowed ones."""
     task = find_task(case, task_id)
     if command in OFFICE_COMMANDS:
         if actor != OFFICE:
@@ -191,64 +206,85 @@ def act(case: dict[str, Any], task_id: str, actor: str, command: str, args: Mapp
     if target is None:
         raise Conflict(f"cannot {command} a task that is {task['status']}", status=task["status"],
                        allowed=allowed_commands(task))
-    fact = _task_fact(case, task)
-    events: Events = []
-    if command == "sign":
-        within = now <= task["sign_deadline"]
-        task.update(status=target, signed_at=now, signed_within_deadline=within)
-        if task["role"] == "lead":
-            case["status"] = "in_progress"
-        _history(case, now, actor, "signed", args.get("note"), task_id)
-        events.append((ev.TaskSignedV1, {**fact, "signed_at": now, "within_deadline": within, "lead_now": False}))
-    elif command == "return":
-        task.update(status=target, returned_at=now, return_reason=args["reason"])
-        case["returns"] = case.get("returns", 0) + 1
-        _history(case, now, actor, "returned", args["reason"], task_id)
-        events.append((ev.TaskReturnedV1, {**fact, "reason": args["reason"], "returns": case["returns"]}))
-        if task["role"] == "lead":
-            events.extend(_after_lead_returned(case, task, now))
-        if case["returns"] == 2:
-            events.extend(escalate(case, now, "returned_twice", f"returned {case['returns']} times"))
-    elif command == "start":
-        task["status"] = target
-        _history(case, now, actor, "started", args.get("note"), task_id)
-    elif command == "request_extension":
-        if now >= task["handling_deadline"]:
-            raise Conflict("an extension must be requested before the handling deadline",
-                           status=task["status"], allowed=["complete"])
-        if args["until"] <= task["handling_deadline"]:
-            raise ValidationFailed({"until": ["must be after the current handling deadline "
-                                              f"{task['handling_deadline'].isoformat()}"]})
-        task.update(status=target, extension={"requested_at": now, "until": args["until"],
-                                              "reason": args["reason"]})
-        _history(case, now, actor, f"extension requested until {args['until'].isoformat()}", args["reason"],
-                 task_id)
-        events.append((ev.TaskExtensionRequestedV1, {**fact, "until": args["until"], "reason": args["reason"]}))
-    elif command == "decide_extension":
-        ext = task["extension"]
-        ext.update(decided_at=now, approved=args["approved"], decision_reason=args["reason"])
-        if args["approved"]:
-            task["handling_deadline"] = ext["until"]
-            task["alarms"] = [a for a in task.get("alarms", []) if not a.startswith("handling")]
-        task["status"] = target
-        _history(case, now, actor, "extension " + ("approved" if args["approved"] else "refused"), args["reason"],
-                 task_id)
-        events.append((ev.TaskExtensionDecidedV1, {**fact, "approved": args["approved"],
-                                                   "handling_deadline": task["handling_deadline"],
-                                                   "reason": args["reason"]}))
-    elif command == "complete":
-        on_time = now <= task["handling_deadline"]
-        task.update(status=target, completed_at=now, reply=args["reply"],
-                    reply_attachments=list(args.get("attachments") or []), completed_on_time=on_time)
-        if task["role"] == "lead":
-            case["status"] = "completed"
-        _history(case, now, actor, "completed", args["reply"], task_id)
-        events.append((ev.TaskCompletedV1, {**fact, "reply": args["reply"],
-                                            "attachments": task["reply_attachments"], "completed_at": now,
-                                            "on_time": on_time,
-                                            "handling_seconds": (now - task["assigned_at"]).total_seconds()}))
+    events = TASK_COMMAND_RULES[command](case, task, TaskAction(actor, args, now, target, _task_fact(case, task)))
     refresh(case, policy)
     return events
+
+
+def _sign(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events:
+    within = a.now <= task["sign_deadline"]
+    task.update(status=a.target, signed_at=a.now, signed_within_deadline=within)
+    if task["role"] == "lead":
+        case["status"] = "in_progress"
+    _history(case, a.now, a.actor, "signed", a.args.get("note"), task["id"])
+    return [(ev.TaskSignedV1, {**a.fact, "signed_at": a.now, "within_deadline": within, "lead_now": False})]
+
+
+def _return(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events:
+    """Returned by the lead: a co-handler that signed leads (first receiver), else back to triage; the second
+    return of a case escalates it."""
+    reason = a.args["reason"]
+    task.update(status=a.target, returned_at=a.now, return_reason=reason)
+    case["returns"] = case.get("returns", 0) + 1
+    _history(case, a.now, a.actor, "returned", reason, task["id"])
+    events: Events = [(ev.TaskReturnedV1, {**a.fact, "reason": reason, "returns": case["returns"]})]
+    if task["role"] == "lead":
+        events.extend(_after_lead_returned(case, task, a.now))
+    if case["returns"] == 2:
+        events.extend(escalate(case, a.now, "returned_twice", f"returned {case['returns']} times"))
+    return events
+
+
+def _start(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events:
+    task["status"] = a.target
+    _history(case, a.now, a.actor, "started", a.args.get("note"), task["id"])
+    return []
+
+
+def _request_extension(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events:
+    """Only before the handling deadline, and only for a later one."""
+    until, reason = a.args["until"], a.args["reason"]
+    if a.now >= task["handling_deadline"]:
+        raise Conflict("an extension must be requested before the handling deadline",
+                       status=task["status"], allowed=["complete"])
+    if until <= task["handling_deadline"]:
+        raise ValidationFailed({"until": ["must be after the current handling deadline "
+                                          f"{task['handling_deadline'].isoformat()}"]})
+    task.update(status=a.target, extension={"requested_at": a.now, "until": until, "reason": reason})
+    _history(case, a.now, a.actor, f"extension requested until {until.isoformat()}", reason, task["id"])
+    return [(ev.TaskExtensionRequestedV1, {**a.fact, "until": until, "reason": reason})]
+
+
+def _decide_extension(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events:
+    """An approval moves the handling deadline and re-arms its alarms."""
+    approved, reason = a.args["approved"], a.args["reason"]
+    ext = task["extension"]
+    ext.update(decided_at=a.now, approved=approved, decision_reason=reason)
+    if approved:
+        task["handling_deadline"] = ext["until"]
+        task["alarms"] = [alarm for alarm in task.get("alarms", []) if not alarm.startswith("handling")]
+    task["status"] = a.target
+    _history(case, a.now, a.actor, "extension " + ("approved" if approved else "refused"), reason, task["id"])
+    return [(ev.TaskExtensionDecidedV1, {**a.fact, "approved": approved,
+                                         "handling_deadline": task["handling_deadline"], "reason": reason})]
+
+
+def _complete(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events:
+    on_time = a.now <= task["handling_deadline"]
+    task.update(status=a.target, completed_at=a.now, reply=a.args["reply"],
+                reply_attachments=list(a.args.get("attachments") or []), completed_on_time=on_time)
+    if task["role"] == "lead":
+        case["status"] = "completed"
+    _history(case, a.now, a.actor, "completed", a.args["reply"], task["id"])
+    return [(ev.TaskCompletedV1, {**a.fact, "reply": a.args["reply"], "attachments": task["reply_attachments"],
+                                  "completed_at": a.now, "on_time": on_time,
+                                  "handling_seconds": (a.now - task["assigned_at"]).total_seconds()})]
+
+
+# One rule per command of ``township_shared.schemas.dispatch.TASK_COMMANDS`` (names, bodies, who may call);
+# tests/test_domain.py checks that the two agree.
+TASK_COMMAND_RULES = {"sign": _sign, "return": _return, "start": _start, "request_extension": _request_extension,
+                      "decide_extension": _decide_extension, "complete": _complete}
 
 
 def _after_lead_returned(case: dict[str, Any], task: dict[str, Any], now: datetime) -> Events:

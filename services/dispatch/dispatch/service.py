@@ -18,11 +18,6 @@ from . import domain, handlers
 from .dependencies import CaseStore, Routing
 
 log = logging.getLogger(__name__)
-COMMAND_SCHEMAS = {
-    "sign": s.NoBodySchema, "return": s.ReasonSchema, "start": s.NoBodySchema,
-    "request_extension": s.ExtensionRequestSchema, "decide_extension": s.ExtensionDecisionSchema,
-    "complete": s.CompletionSchema,
-}
 
 
 class DispatchService:
@@ -74,9 +69,12 @@ class DispatchService:
 
     @rpc(expected_exceptions=EXPECTED)
     def act_on_task(self, township_id, actor, task_id, command, args=None):
-        if command not in COMMAND_SCHEMAS:
-            raise NotFound(f"no task command {command!r}", allowed=sorted(COMMAND_SCHEMAS))
-        loaded = load(COMMAND_SCHEMAS[command](), args)
+        """Run the task command named ``command`` (``s.TASK_COMMANDS``) with ``args`` loaded through its body
+        schema."""
+        spec = s.TASK_COMMANDS_BY_NAME.get(command)
+        if spec is None:
+            raise NotFound(f"no task command {command!r}", allowed=sorted(s.TASK_COMMANDS_BY_NAME))
+        loaded = load(spec.body(), args)
         case = handlers.act_on_task(self.repo, self.clock.now(), self.routing.policy, township_id, actor, task_id,
                                     command, loaded)
         self._flush(case)

@@ -219,3 +219,28 @@ def test_no_command_sequence_reaches_an_illegal_state(steps):
         assert domain.open_tasks(case) == []
     assert case["open_assignees"] == sorted({t["assignee_key"] for t in domain.open_tasks(case)})
     assert all(t.get("signed_at") for t in case["tasks"] if t["status"] in ("signed", "in_progress", "completed"))
+
+
+def test_every_task_command_of_the_shared_table_has_one_rule_and_every_rule_a_command():
+    from township_shared.schemas.dispatch import TASK_COMMANDS
+
+    names = [c.name for c in TASK_COMMANDS]
+    assert len(set(names)) == len(names) and len({c.path for c in TASK_COMMANDS}) == len(names)
+    assert set(domain.TASK_COMMAND_RULES) == set(names)
+    assert {command for moves in domain.TRANSITIONS.values() for command in moves} == set(names)
+    assert domain.OFFICE_COMMANDS == {"decide_extension"}
+
+
+def test_an_office_command_is_the_offices_and_an_assignees_command_is_the_assignees():
+    case = routed()
+    task = case["tasks"][0]
+    with pytest.raises(NotFound):
+        domain.act(case, task["id"], domain.OFFICE, "sign", {}, T0, POLICY)
+    domain.act(case, task["id"], task["assignee_key"], "sign", {}, T0, POLICY)
+    domain.act(case, task["id"], task["assignee_key"], "request_extension",
+               {"until": task["handling_deadline"] + timedelta(days=2), "reason": "parts"}, T0, POLICY)
+    with pytest.raises(NotFound):
+        domain.act(case, task["id"], task["assignee_key"], "decide_extension", {"approved": True, "reason": "ok"},
+                   T0, POLICY)
+    domain.act(case, task["id"], domain.OFFICE, "decide_extension", {"approved": True, "reason": "ok"}, T0, POLICY)
+    assert task["status"] == "in_progress"

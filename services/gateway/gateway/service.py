@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from township_shared.errors import Forbidden, NotFound, ValidationFailed
 from township_shared.schemas.demands import DemandSubmissionSchema
+from township_shared.schemas.dispatch import TASK_COMMANDS_BY_PATH
 from township_shared.observability import Metrics
 from township_shared.service import load
 
@@ -19,8 +20,6 @@ from .http import (actor_of, api, http, json_response, office_of, query_args, re
                    reviewer_of, township_of)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-TASK_COMMANDS = {"sign": "sign", "return": "return", "start": "start", "extension-request": "request_extension",
-                 "extension-decision": "decide_extension", "complete": "complete"}
 MAX_IDEMPOTENCY_KEY = 255
 KNOWN_TOWNSHIPS: dict[str, float] = {}
 
@@ -108,11 +107,11 @@ class GatewayService:
     @http("POST", "/api/v1/tasks/<string:task_id>/<string:command>")
     @api
     def act_on_task(self, request, task_id, command):
-        command = TASK_COMMANDS.get(command)
-        if command is None:
-            raise NotFound("no such task command", allowed=sorted(TASK_COMMANDS))
-        actor = office_of(request) if command == "decide_extension" else actor_of(request)
-        task = self.dispatch.act_on_task(self._township(request), actor, task_id, command, self._body(request))
+        spec = TASK_COMMANDS_BY_PATH.get(command)
+        if spec is None:
+            raise NotFound("no such task command", allowed=sorted(TASK_COMMANDS_BY_PATH))
+        actor = office_of(request) if spec.office else actor_of(request)
+        task = self.dispatch.act_on_task(self._township(request), actor, task_id, spec.name, self._body(request))
         return json_response(200, task)
 
     # cases: the office routes, closes and whistles; actors see the cases they work on ------------------------

@@ -1,4 +1,6 @@
 """Schemas of the dispatch service: actors, routing commands, task commands, and its event payloads."""
+from dataclasses import dataclass
+
 from marshmallow import fields, validate, validates_schema, ValidationError
 
 from ..events import register
@@ -9,7 +11,6 @@ ACTOR_KINDS = ("unit", "party_member", "volunteer", "social_org")
 UNIT_TYPES = ("department", "village_committee")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TASK_STATES = ("assigned", "signed", "in_progress", "extension_requested", "completed", "returned", "cancelled")
-TASK_COMMANDS = ("sign", "return", "start", "request_extension", "decide_extension", "complete")
 TASK_ROLES = ("lead", "co_handler")
 DISPATCH_CASE_STATUSES = ("triage", "dispatched", "in_progress", "completed", "closed")
 ESCALATION_REASONS = ("overdue", "returned_twice", "whistle")
@@ -117,6 +118,33 @@ class CompletionSchema(StrictSchema):
     reply = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     attachments = fields.List(fields.Url(schemes={"http", "https"}), validate=validate.Length(max=10),
                               load_default=list)
+
+
+@dataclass(frozen=True)
+class TaskCommand:
+    """One task command: dispatch runs ``name`` (``domain.TASK_COMMAND_RULES[name]``) on a body loaded through
+    ``body``; the gateway serves it at ``POST /api/v1/tasks/{task_id}/<path>`` and documents it in OpenAPI. An
+    ``office`` command is the office's decision; any other is the task's assignee's."""
+
+    name: str
+    path: str
+    body: type
+    office: bool
+    summary: str
+
+
+TASK_COMMANDS: tuple[TaskCommand, ...] = (
+    TaskCommand("sign", "sign", NoBodySchema, False, "Sign for the task (签收)"),
+    TaskCommand("return", "return", ReasonSchema, False, "Return the task with a reason (回退)"),
+    TaskCommand("start", "start", NoBodySchema, False, "Start handling the task"),
+    TaskCommand("request_extension", "extension-request", ExtensionRequestSchema, False,
+                "Ask for a later handling deadline, before the current one"),
+    TaskCommand("decide_extension", "extension-decision", ExtensionDecisionSchema, True,
+                "Approve or refuse an extension (office)"),
+    TaskCommand("complete", "complete", CompletionSchema, False, "Reply what was done (答复/办结)"),
+)
+TASK_COMMANDS_BY_NAME = {c.name: c for c in TASK_COMMANDS}
+TASK_COMMANDS_BY_PATH = {c.path: c for c in TASK_COMMANDS}
 
 
 class CloseCommandSchema(StrictSchema):
