@@ -28,7 +28,7 @@ def test_post_stores_the_case_and_announces_it(stack, http_base, repo, event_lis
     case_id = res.json()["id"]
 
     stored = repo.cases.find_one({"_id": case_id})
-    assert stored["reporter"]["phone"] == "13712345678" and stored["township_id"] == "qingshui"
+    assert stored["reporter"]["phone"] == "+8613712345678" and stored["township_id"] == "qingshui"
     assert stored["urgency"] == "emergency" and stored["case_number"] == res.json()["case_number"]
 
     body = listener.next(timeout=10)

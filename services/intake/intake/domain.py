@@ -5,6 +5,8 @@
 - a demand duplicates a still-open case of the same village and category when it comes from the same
   reporter phone or from within 200 m, within 72 hours (see :func:`is_duplicate`);
 - case numbers are read aloud on the phone: ``<PREFIX>-<YYYYMMDD>-<NNNN>`` in the township's local date;
+- a reporter's phone is stored in one form (E.164), a landline without its area code completed with the
+  township's, so the same reporter is recognised however the number was written (:func:`normalise_phone`);
 - residents' phone numbers are masked outside the office.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from township_shared.privacy import normalise_phone
+from township_shared import phones
 
 DUPLICATE_WINDOW = timedelta(hours=72)
 DUPLICATE_RADIUS_M = 200.0
@@ -32,6 +34,7 @@ class ReferenceData:
     timezone: str
     villages: frozenset[str]
     category_urgency: Mapping[str, str]
+    area_code: str | None = None
 
 
 def check_references(submission: Mapping[str, Any], ref: ReferenceData) -> dict[str, list[str]]:
@@ -45,6 +48,16 @@ def check_references(submission: Mapping[str, Any], ref: ReferenceData) -> dict[
     if category is not None and category not in ref.category_urgency:
         errors["category"] = [f"unknown category {category!r}; see GET /api/v1/categories"]
     return errors
+
+
+def normalise_phone(submission: Mapping[str, Any], ref: ReferenceData) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """``(submission with the reporter's phone in E.164 form, {})``, or ``(submission, {"reporter.phone": [why]})``
+    when it is not a valid number (a landline without area code in a township that has none configured, too)."""
+    try:
+        phone = phones.normalise(submission["reporter"]["phone"], ref.area_code)
+    except phones.InvalidPhone as exc:
+        return dict(submission), {"reporter.phone": [str(exc)]}
+    return {**submission, "reporter": {**submission["reporter"], "phone": phone}}, {}
 
 
 def resolve_urgency(submission: Mapping[str, Any], ref: ReferenceData) -> str:
@@ -73,7 +86,8 @@ def is_duplicate(new: Mapping[str, Any], existing: Mapping[str, Any], received_a
     """Whether ``new`` (a submission) repeats ``existing`` (a stored case).
 
     Same village and category, ``existing`` still open and not itself a duplicate, received at most 72 hours
-    before, and either the same reporter phone or both located within 200 m of each other."""
+    before, and either the same reporter phone (compared by :func:`township_shared.phones.key`, so however it
+    was written) or both located within 200 m of each other."""
     if not new.get("category") or new.get("category") != existing.get("category"):
         return False
     if new["village"] != existing["village"] or existing.get("status") not in set(open_statuses):
@@ -83,7 +97,7 @@ def is_duplicate(new: Mapping[str, Any], existing: Mapping[str, Any], received_a
     age = received_at - existing["received_at"]
     if age < timedelta(0) or age > DUPLICATE_WINDOW:
         return False
-    if normalise_phone(new["reporter"]["phone"]) == normalise_phone(existing["reporter"]["phone"]):
+    if phones.key(new["reporter"]["phone"]) == phones.key(existing["reporter"]["phone"]):
         return True
     a, b = _point(new.get("location")), _point(existing.get("location"))
     return a is not None and b is not None and distance_m(a, b) <= DUPLICATE_RADIUS_M

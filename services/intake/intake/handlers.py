@@ -53,10 +53,11 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
     with another body is a :class:`Conflict`. Concurrent retries race on a unique index, so exactly one case
     is stored whatever the interleaving."""
     ref = reference_or_404(repo, township_id)
-    errors = domain.check_references(submission, ref)
+    request_hash = domain.fingerprint(submission)  # of the body as sent: a retry sends the same
+    submission, phone_errors = domain.normalise_phone(submission, ref)
+    errors = {**domain.check_references(submission, ref), **phone_errors}
     if errors:
         raise ValidationFailed(errors)
-    request_hash = domain.fingerprint(submission)
     if not idempotency_key:
         idempotency_key = f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
     elif not idempotency_key.startswith(GENERATED_KEY_PREFIX):

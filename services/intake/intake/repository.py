@@ -79,7 +79,7 @@ class DemandRepository:
             urgency = {c["code"]: c["default_urgency"]
                        for c in self.categories.find({"township_id": township_id}, {"code": 1, "default_urgency": 1})}
             ref = ReferenceData(township_id, township["prefix"], township.get("timezone", "Asia/Shanghai"),
-                                villages, urgency)
+                                villages, urgency, township.get("area_code"))
         self._reference[township_id] = (time.monotonic() + REFERENCE_TTL_S, ref)
         return ref
 

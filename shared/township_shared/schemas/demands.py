@@ -1,11 +1,22 @@
 """Schemas of a resident's demand: the submission (HTTP body and RPC argument), its stored view, the listing
 query, and the ``demand_received`` event payload."""
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from .. import phones
 from ..events import register
 from .common import CASE_STATUSES, CHANNELS, CODE, URGENCIES, LocationSchema, StrictSchema
 
-PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,22}[0-9]$", error="must be a phone number: digits, spaces or dashes")
+
+
+def _plausible_phone(value: str) -> None:
+    """A valid number, or a landline without its area code, which intake completes with the township's
+    (``township_shared.phones``; intake stores the number in E.164 form)."""
+    if not phones.plausible(value):
+        raise ValidationError("must be a phone number: a mobile (13812345678, +86 138 1234 5678, 0086 ...) or a "
+                              "landline (0579-8212 3456, or 8212 3456 in the township's area)")
+
+
+PHONE = validate.And(validate.Length(max=phones.MAX_LENGTH), _plausible_phone)
 MAX_DESCRIPTION = 4000
 MAX_ATTACHMENTS = 10
 

@@ -33,3 +33,6 @@ class TownshipSchema(StrictSchema):
     names = fields.Nested(NamesSchema, required=True)
     county = fields.String(required=True)
     timezone = fields.String(load_default="Asia/Shanghai")
+    area_code = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^0[1-9][0-9]{1,2}$"),
+                              metadata={"description": "telephone area code (0579): completes a landline given "
+                                                       "without one"})
