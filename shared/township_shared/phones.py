@@ -1,4 +1,4 @@
-"""Residents' phone numbers in one form, so one reporter is one number (decision 27).
+"""Residents' phone numbers in one form, so one reporter is one number (decision 28).
 
 Residents and clerks write the same number many ways: ``13812345678``, ``+86 138 1234 5678``, ``0086
 13812345678``, ``138-1234-5678``; a landline as ``0579-8212 3456`` or, dialled locally, ``8212 3456``.

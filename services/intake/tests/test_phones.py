@@ -1,4 +1,4 @@
-"""One reporter is one number however it was written (decision 27): normalisation, comparison and masking of
+"""One reporter is one number however it was written (decision 28): normalisation, comparison and masking of
 residents' phones, the schema's check, and duplicates found across writings of one number."""
 from datetime import datetime, timedelta, timezone
 
