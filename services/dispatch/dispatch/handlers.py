@@ -33,7 +33,7 @@ def settings_or_404(repo: DispatchRepository, township_id: str) -> dict[str, Any
 
 def _handling_deadline(settings: Mapping[str, Any], calendar: WorkCalendar, category: str, now: datetime):
     days = settings["categories"].get(category, {}).get("handling_days", 13)
-    return calendar.add_working_days(now, days)
+    return calendar.for_township(settings["_id"]).add_working_days(now, days)
 
 
 def _route_by_rules(repo: DispatchRepository, settings: Mapping[str, Any], case: Mapping[str, Any],

@@ -1,13 +1,17 @@
 """Unit and property tests of the working-day calendar: the examples of the contract, public holidays and
-adjusted working days (调休), time-zone handling, and the shipped calendar data."""
+adjusted working days (调休), time-zone handling, the shipped calendar data and the holidays package agreeing where
+both speak, years no source has a notice for, and townships' local days."""
+import logging
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch.calendar import WorkCalendar
+from dispatch.calendar import StatutoryDays, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLAIN = WorkCalendar("Asia/Shanghai", frozenset(), frozenset())
@@ -113,13 +117,100 @@ def test_a_demand_received_during_spring_festival_waits_for_its_end():
     assert DEFAULT.add_working_days(local(2026, 2, 13, 10), 2) == local(2026, 2, 24, 10)
 
 
-def test_shipped_data_covers_2026_and_2027_in_shanghai():
+def test_shipped_data_lists_2026_in_shanghai():
     assert DEFAULT.timezone == "Asia/Shanghai"
-    assert {d.year for d in DEFAULT.holidays} >= {2026, 2027}
-    assert {d.year for d in DEFAULT.extra_workdays} >= {2026, 2027}
+    assert 2026 in DEFAULT.notice_years
     assert all(d.weekday() < 5 for d in DEFAULT.holidays)
     assert all(d.weekday() >= 5 for d in DEFAULT.extra_workdays)
-    assert date(2027, 10, 1) in DEFAULT.holidays
+
+
+# ---- the YAML and the holidays package agree where both speak ------------------------------------------------
+@lru_cache(maxsize=None)
+def package_days(year):
+    """The holidays package's weekday days off and weekend working days of ``year``, read directly."""
+    known = holidays.China(years=[year, year + 1])
+    return (frozenset(d for d in known if d.year == year and d.weekday() < 5),
+            frozenset(d for d in known.weekend_workdays if d.year == year))
+
+
+@pytest.mark.parametrize("year", sorted(DEFAULT.notice_years))
+def test_the_yaml_keeps_every_statutory_day_off(year):
+    law = {d for d in holidays.China(years=year, observed=False) if d.weekday() < 5}
+    assert law, "the package knows the law for every year the YAML lists"
+    assert law <= {d for d in DEFAULT.holidays if d.year == year}
+    assert not any(DEFAULT.is_working_day(d) for d in law)
+
+
+@pytest.mark.parametrize("year", sorted(y for y in DEFAULT.notice_years if StatutoryDays.has_notice(y)))
+def test_the_yaml_and_the_package_agree_on_a_notice_both_have(year):
+    days_off, workdays = package_days(year)
+    assert {d for d in DEFAULT.holidays if d.year == year} == days_off
+    assert {d for d in DEFAULT.extra_workdays if d.year == year} == workdays
+
+
+def test_the_package_has_the_2026_notice_the_yaml_lists():
+    assert StatutoryDays.has_notice(2026)  # else the agreement above checks nothing
+
+
+@pytest.mark.parametrize("year", [2019, 2024, 2025])
+def test_a_year_the_yaml_does_not_list_comes_from_the_packages_notice(year):
+    assert year not in DEFAULT.notice_years and StatutoryDays.has_notice(year)
+    days_off, workdays = package_days(year)
+    assert workdays and days_off
+    assert not any(DEFAULT.is_working_day(d) for d in days_off)
+    assert all(DEFAULT.is_working_day(d) for d in workdays)
+
+
+def test_2025_from_the_package_knows_the_national_day_week_and_its_adjusted_sunday():
+    assert not DEFAULT.is_working_day(date(2025, 10, 8))   # Wednesday, the last day of the 2025 break
+    assert DEFAULT.is_working_day(date(2025, 9, 28))       # Sunday made a working day
+    assert DEFAULT.is_working_day(date(2025, 10, 11))      # Saturday made a working day
+    assert DEFAULT.add_working_days(local(2025, 9, 30, 10), 1) == local(2025, 10, 9, 10)
+
+
+def test_a_year_no_source_has_a_notice_for_keeps_the_statutory_days_and_warns_once(caplog):
+    calendar = WorkCalendar.from_data({"timezone": "Asia/Shanghai"}, StatutoryDays())
+    assert not StatutoryDays.has_notice(2031)
+    with caplog.at_level(logging.WARNING, logger="dispatch.calendar"):
+        assert not calendar.is_working_day(date(2031, 10, 1))   # National Day, a Wednesday
+        assert not calendar.is_working_day(date(2031, 1, 1))    # New Year's Day, a Wednesday
+        assert not calendar.is_working_day(date(2031, 1, 23))   # 春节: Chinese New Year 2031 is 23 January
+        assert calendar.is_working_day(date(2031, 10, 9))       # an ordinary Thursday
+        assert not calendar.is_working_day(date(2031, 10, 11))  # no adjusted Saturday without a notice
+    warnings = [r for r in caplog.records if "2031" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+
+
+def test_outside_the_packages_years_it_is_monday_to_friday_with_a_warning(caplog):
+    calendar = WorkCalendar.from_data({}, StatutoryDays())
+    with caplog.at_level(logging.WARNING, logger="dispatch.calendar"):
+        assert calendar.is_working_day(date(2201, 1, 1))       # New Year's Day, a Thursday
+        assert not calendar.is_working_day(date(2201, 1, 3))   # a Saturday
+    assert len([r for r in caplog.records if "2201" in r.getMessage()]) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(year=st.integers(2000, 2100))
+def test_every_statutory_weekday_of_any_year_is_a_day_off(year):
+    law = {d for d in holidays.China(years=year, observed=False) if d.weekday() < 5}
+    assert date(year, 10, 1) in law or date(year, 10, 1).weekday() >= 5
+    assert not any(DEFAULT.is_working_day(d) for d in law)
+
+
+# ---- local days ---------------------------------------------------------------------------------------------
+def test_a_townships_local_day_off_counts_for_that_township_only():
+    cal = WorkCalendar.from_data({"holidays": ["2026-10-01..2026-10-07"], "workdays": ["2026-10-10"],
+                                  "local": {"qingshui": ["2026-11-25", "2026-10-10"]}}, StatutoryDays())
+    qingshui, baiyun = cal.for_township("qingshui"), cal.for_township("baiyun")
+    assert baiyun is cal
+    assert not qingshui.is_working_day(date(2026, 11, 25)) and baiyun.is_working_day(date(2026, 11, 25))
+    assert not qingshui.is_working_day(date(2026, 10, 10)) and baiyun.is_working_day(date(2026, 10, 10))
+    assert qingshui.add_working_days(local(2026, 11, 24, 10), 1) == local(2026, 11, 26, 10)
+    assert baiyun.add_working_days(local(2026, 11, 24, 10), 1) == local(2026, 11, 25, 10)
+
+
+def test_the_shipped_calendar_has_the_demo_townships():
+    assert set(DEFAULT.local_by_township) >= {"qingshui", "baiyun"}
 
 
 # ---- from_data --------------------------------------------------------------------------------------------
@@ -144,6 +235,8 @@ def test_from_data_defaults_to_shanghai_and_no_special_days():
     {"holidays": [20261001]},
     {"workdays": ["2026-10-08"]},  # a Thursday is a working day already
     {"holidays": ["2026-10-10"], "workdays": ["2026-10-10"]},
+    {"local": ["2026-10-10"]},
+    {"local": {"qingshui": ["2026-02-30"]}},
 ])
 def test_from_data_refuses_bad_data(data):
     with pytest.raises(ValueError):
@@ -181,8 +274,12 @@ def calendars(draw):
 
 
 def oracle_working(cal, d):
-    """Independent of ``is_working_day``: straight from the definition."""
-    return (d.weekday() < 5 and d not in cal.holidays) or d in cal.extra_workdays
+    """Independent of ``is_working_day``: straight from the definition (the package's days for the years the
+    calendar's own data does not list)."""
+    days_off, workdays = cal.holidays, cal.extra_workdays
+    if cal.statutory is not None and d.year not in {x.year for x in cal.holidays | cal.extra_workdays}:
+        days_off, workdays = package_days(d.year)
+    return (d.weekday() < 5 and d not in days_off) or d in workdays
 
 
 starts = st.datetimes(datetime(2025, 12, 1), datetime(2027, 12, 31), timezones=ZONES)
