@@ -9,17 +9,27 @@ from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
 from township_shared.errors import Forbidden, NotFound, ValidationFailed
-from township_shared.schemas.demands import DemandSubmissionSchema
-from township_shared.schemas.dispatch import TASK_COMMANDS_BY_PATH
+from township_shared.schemas import demands as d
+from township_shared.schemas import dispatch as dp
+from township_shared.schemas import feedback as fb
+from township_shared.schemas import reference as ref
 from township_shared.observability import Metrics
 from township_shared.service import load
 
 from . import openapi
+from .openapi import ACTOR, IDEMPOTENCY, OFFICE, TOWNSHIP, Operation, items, operation, operations, undocumented
 from .dependencies import Broker, HealthProbe, RpcProxy
 from .http import (actor_of, api, http, json_response, office_of, query_args, read_json, read_json_or_empty,
                    reviewer_of, township_of)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# the office's commands on a case and on a callback: URL segment -> (RPC method, body schema, summary)
+CASE_COMMANDS = {"route": ("route_case", dp.RouteCommandSchema, "Route or re-route a case by hand"),
+                 "close": ("close_case", dp.CloseCommandSchema, "Close a case"),
+                 "whistle": ("whistle_case", dp.WhistleCommandSchema, "Summon units (吹哨)")}
+CALLBACK_COMMANDS = {"attempt": ("record_callback_attempt", fb.CallbackAttemptSchema, "A failed callback attempt"),
+                     "answer": ("record_callback_answer", fb.OfficeAnswerSchema, "The resident's answer by phone"),
+                     "classify": ("classify_callback", fb.ClassifySchema, "Classify why a case is unresolved")}
 MAX_IDEMPOTENCY_KEY = 255
 KNOWN_TOWNSHIPS: dict[str, float] = {}
 
@@ -48,6 +58,7 @@ class GatewayService:
             KNOWN_TOWNSHIPS[township] = now + 30
         return township
 
+    @operation("State of RabbitMQ and MongoDB", errors=(503,))
     @http("GET", "/health")
     @api
     def health(self, request):
@@ -55,6 +66,8 @@ class GatewayService:
         ok = all(c["ok"] for c in checks.values())
         return json_response(200 if ok else 503, {"status": "ok" if ok else "degraded", **checks})
 
+    @operation("Submit a resident's demand", headers=(TOWNSHIP, IDEMPOTENCY), body=d.DemandSubmissionSchema,
+               status=201, response=d.DemandAcceptedSchema, errors=(400, 404, 409, 413, 415))
     @http("POST", "/api/v1/demands")
     @api
     def submit_demand(self, request):
@@ -63,7 +76,7 @@ class GatewayService:
         client_key = request.headers.get(IDEMPOTENCY_HEADER)
         if client_key is not None and not (0 < len(client_key) <= MAX_IDEMPOTENCY_KEY):
             raise ValidationFailed({IDEMPOTENCY_HEADER: [f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"]})
-        submission = DemandSubmissionSchema().dump(load(DemandSubmissionSchema(), body))
+        submission = d.DemandSubmissionSchema().dump(load(d.DemandSubmissionSchema(), body))
         # Without a client key the gateway still gives the request one, so an RPC message redelivered after
         # intake crashed mid-request replays instead of storing the demand twice.
         key = f"client:{client_key}" if client_key else f"request:{uuid.uuid4().hex}"
@@ -74,21 +87,27 @@ class GatewayService:
             headers["Idempotent-Replayed"] = "true"
         return json_response(201, case, headers)
 
+    @operation("List demands, newest first", headers=(TOWNSHIP,), query=d.DemandQuerySchema,
+               response=d.DemandPageSchema, errors=(400, 404))
     @http("GET", "/api/v1/demands")
     @api
     def list_demands(self, request):
         return json_response(200, self.intake.list_demands(self._township(request), query_args(request)))
 
+    @operation("One demand", headers=(TOWNSHIP,), response=d.DemandSchema, errors=(404,))
     @http("GET", "/api/v1/demands/<string:case_id>")
     @api
     def get_demand(self, request, case_id):
         return json_response(200, self.intake.get_demand(self._township(request), case_id))
 
+    @operation("The township's villages", headers=(TOWNSHIP,), response=items(ref.VillageSchema), errors=(404,))
     @http("GET", "/api/v1/villages")
     @api
     def list_villages(self, request):
         return json_response(200, {"items": self.intake.list_villages(self._township(request))})
 
+    @operation("The category catalogue", headers=(TOWNSHIP,), response=items(ref.CategorySchema),
+               errors=(404,))
     @http("GET", "/api/v1/categories")
     @api
     def list_categories(self, request):
@@ -98,54 +117,70 @@ class GatewayService:
         return read_json_or_empty(request, int(self.config.get("MAX_BODY_BYTES", 65536)))
 
     # tasks: each actor sees and acts on its own -----------------------------------------------------------------
+    @operation("The acting unit's or member's own tasks", headers=(TOWNSHIP, ACTOR), query=dp.TaskQuerySchema,
+               response=items(dp.TaskViewSchema), errors=(400,))
     @http("GET", "/api/v1/tasks")
     @api
     def list_tasks(self, request):
         items = self.dispatch.list_tasks(self._township(request), actor_of(request), query_args(request))
         return json_response(200, {"items": items})
 
+    @operations(Operation(c.summary, headers=(TOWNSHIP, OFFICE if c.office else ACTOR), body=c.body,
+                          response=dp.TaskViewSchema, errors=(400, 403, 404, 409), fixed={"command": c.path})
+                for c in dp.TASK_COMMANDS)
     @http("POST", "/api/v1/tasks/<string:task_id>/<string:command>")
     @api
     def act_on_task(self, request, task_id, command):
-        spec = TASK_COMMANDS_BY_PATH.get(command)
+        spec = dp.TASK_COMMANDS_BY_PATH.get(command)
         if spec is None:
-            raise NotFound("no such task command", allowed=sorted(TASK_COMMANDS_BY_PATH))
+            raise NotFound("no such task command", allowed=sorted(dp.TASK_COMMANDS_BY_PATH))
         actor = office_of(request) if spec.office else actor_of(request)
         task = self.dispatch.act_on_task(self._township(request), actor, task_id, spec.name, self._body(request))
         return json_response(200, task)
 
     # cases: the office routes, closes and whistles; actors see the cases they work on ------------------------
+    @operation("A case with its tasks and history", headers=(TOWNSHIP, ACTOR), response=dp.DispatchCaseViewSchema,
+               errors=(400, 404))
     @http("GET", "/api/v1/cases/<string:case_id>")
     @api
     def get_case(self, request, case_id):
         return json_response(200, self.dispatch.get_case(self._township(request), actor_of(request), case_id))
 
+    @operation("The office's triage queue", headers=(TOWNSHIP, OFFICE), response=items(dp.DispatchCaseViewSchema),
+               errors=(400, 403))
     @http("GET", "/api/v1/triage")
     @api
     def list_triage(self, request):
         office_of(request)
         return json_response(200, {"items": self.dispatch.list_triage(self._township(request))})
 
+    @operations([*(Operation(summary, headers=(TOWNSHIP, OFFICE), body=body, response=dp.DispatchCaseViewSchema,
+                            errors=(400, 403, 404, 409), fixed={"command": command})
+                  for command, (_, body, summary) in CASE_COMMANDS.items()),
+                Operation("A summoned unit reports (报到)", headers=(TOWNSHIP, ACTOR), response=dp.WhistleUnitSchema,
+                          errors=(400, 404, 409), fixed={"command": "whistle-report"})])
     @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
     @api
     def case_command(self, request, case_id, command):
         township = self._township(request)
         if command == "whistle-report":
             return json_response(200, self.dispatch.report_to_whistle(township, case_id, actor_of(request)))
-        if command not in ("route", "close", "whistle"):
-            raise NotFound("no such case command", allowed=["close", "route", "whistle", "whistle-report"])
+        if command not in CASE_COMMANDS:
+            raise NotFound("no such case command", allowed=sorted([*CASE_COMMANDS, "whistle-report"]))
         office_of(request)
-        body = self._body(request)
-        method = {"route": self.dispatch.route_case, "close": self.dispatch.close_case,
-                  "whistle": self.dispatch.whistle_case}[command]
-        return json_response(200, method(township, case_id, body))
+        method = getattr(self.dispatch, CASE_COMMANDS[command][0])
+        return json_response(200, method(township, case_id, self._body(request)))
 
     # actors registry ---------------------------------------------------------------------------------------------
+    @operation("Units, Party members, volunteers, social organisations", headers=(TOWNSHIP,),
+               query=dp.ActorQuerySchema, response=items(dp.ActorViewSchema), errors=(400, 404))
     @http("GET", "/api/v1/actors")
     @api
     def list_actors(self, request):
         return json_response(200, {"items": self.dispatch.list_actors(self._township(request), query_args(request))})
 
+    @operation("Register an actor", headers=(TOWNSHIP, OFFICE), body=dp.ActorSchema, status=201,
+               response=dp.ActorViewSchema, errors=(400, 403, 404, 409))
     @http("POST", "/api/v1/actors")
     @api
     def create_actor(self, request):
@@ -153,11 +188,14 @@ class GatewayService:
         actor = self.dispatch.create_actor(self._township(request), self._body(request))
         return json_response(201, actor, {"Location": f"/api/v1/actors/{actor['kind']}/{actor['id']}"})
 
+    @operation("One actor", headers=(TOWNSHIP,), response=dp.ActorViewSchema, errors=(404,))
     @http("GET", "/api/v1/actors/<string:kind>/<string:actor_id>")
     @api
     def get_actor(self, request, kind, actor_id):
         return json_response(200, self.dispatch.get_actor(self._township(request), kind, actor_id))
 
+    @operation("Update an actor (the fields given)", headers=(TOWNSHIP, OFFICE), body=dp.ActorUpdateSchema,
+               response=dp.ActorViewSchema, errors=(400, 403, 404))
     @http("PATCH", "/api/v1/actors/<string:kind>/<string:actor_id>")
     @api
     def update_actor(self, request, kind, actor_id):
@@ -165,6 +203,8 @@ class GatewayService:
         changes = self._body(request)
         return json_response(200, self.dispatch.update_actor(self._township(request), kind, actor_id, changes))
 
+    @operation("Deactivate an actor (never deleted)", headers=(TOWNSHIP, OFFICE), response=dp.ActorViewSchema,
+               errors=(403, 404))
     @http("POST", "/api/v1/actors/<string:kind>/<string:actor_id>/deactivate")
     @api
     def deactivate_actor(self, request, kind, actor_id):
@@ -173,6 +213,8 @@ class GatewayService:
                                                              {"active": False}))
 
     # callbacks (回访): the office phones; residents answer through a one-time link ---------------------------
+    @operation("Callbacks due (office)", headers=(TOWNSHIP, OFFICE), query=fb.CallbackQuerySchema,
+               response=items(fb.CallbackViewSchema), errors=(400, 403))
     @http("GET", "/api/v1/callbacks")
     @api
     def list_callbacks(self, request):
@@ -180,27 +222,33 @@ class GatewayService:
         return json_response(200, {"items": self.feedback.list_callbacks(self._township(request),
                                                                          query_args(request))})
 
+    @operations(Operation(summary, headers=(TOWNSHIP, OFFICE), body=body, response=fb.CallbackViewSchema,
+                          errors=(400, 403, 404, 409), fixed={"command": command})
+                for command, (_, body, summary) in CALLBACK_COMMANDS.items())
     @http("POST", "/api/v1/callbacks/<string:callback_id>/<string:command>")
     @api
     def callback_command(self, request, callback_id, command):
         office_of(request)
-        method = {"attempt": self.feedback.record_callback_attempt, "answer": self.feedback.record_callback_answer,
-                  "classify": self.feedback.classify_callback}.get(command)
-        if method is None:
-            raise NotFound("no such callback command", allowed=["answer", "attempt", "classify"])
+        if command not in CALLBACK_COMMANDS:
+            raise NotFound("no such callback command", allowed=sorted(CALLBACK_COMMANDS))
+        method = getattr(self.feedback, CALLBACK_COMMANDS[command][0])
         return json_response(200, method(self._township(request), callback_id, self._body(request)))
 
+    @operation("What the resident sees behind the link", response=fb.PublicCallbackSchema, errors=(404,))
     @http("GET", "/api/v1/callback-links/<string:token>")
     @api
     def callback_link(self, request, token):
         return json_response(200, self.feedback.get_callback_link(token))
 
+    @operation("The resident answers (once)", body=fb.ResidentAnswerSchema, errors=(400, 404, 409))
     @http("POST", "/api/v1/callback-links/<string:token>")
     @api
     def answer_callback_link(self, request, token):
         return json_response(200, self.feedback.answer_callback_link(token, self._body(request)))
 
     # completion reports of social organisations -----------------------------------------------------------------
+    @operation("A social organisation reports a milestone or completion", headers=(TOWNSHIP, ACTOR),
+               body=fb.ReportSchema, status=201, response=fb.ReportViewSchema, errors=(400, 403))
     @http("POST", "/api/v1/reports")
     @api
     def submit_report(self, request):
@@ -210,6 +258,8 @@ class GatewayService:
         report = self.feedback.submit_report(self._township(request), actor, self._body(request))
         return json_response(201, report, {"Location": f"/api/v1/reports/{report['id']}"})
 
+    @operation("Reports (an organisation sees its own)", headers=(TOWNSHIP, ACTOR),
+               response=items(fb.ReportViewSchema), errors=(400,))
     @http("GET", "/api/v1/reports")
     @api
     def list_reports(self, request):
@@ -217,11 +267,14 @@ class GatewayService:
         return json_response(200, {"items": self.feedback.list_reports(self._township(request), actor_of(request),
                                                                        args.get("status"))})
 
+    @operation("One report", headers=(TOWNSHIP, ACTOR), response=fb.ReportViewSchema, errors=(400, 404))
     @http("GET", "/api/v1/reports/<string:report_id>")
     @api
     def get_report(self, request, report_id):
         return json_response(200, self.feedback.get_report(self._township(request), report_id, actor_of(request)))
 
+    @operation("Verify or reject a report (office or supervision group)", headers=(TOWNSHIP, ACTOR),
+               body=fb.ReviewSchema, response=fb.ReportViewSchema, errors=(400, 403, 404, 409))
     @http("POST", "/api/v1/reports/<string:report_id>/review")
     @api
     def review_report(self, request, report_id):
@@ -230,18 +283,25 @@ class GatewayService:
                                                               self._body(request), by))
 
     # assessment figures and early warning (office) ------------------------------------------------------------
+    @operation("Assessment figures", headers=(TOWNSHIP, OFFICE), query=fb.AssessmentQuerySchema,
+               response=items(fb.FigureRowSchema), errors=(400, 403, 404))
     @http("GET", "/api/v1/assessment")
     @api
     def assessment(self, request):
         office_of(request)
         return json_response(200, {"items": self.feedback.assessment(self._known_township(request), query_args(request))})
 
+    @operation("Top and bottom by a rate", headers=(TOWNSHIP, OFFICE), query=fb.AssessmentQuerySchema,
+               errors=(400, 403, 404))
     @http("GET", "/api/v1/assessment/ranking")
     @api
     def assessment_ranking(self, request):
         office_of(request)
         return json_response(200, self.feedback.assessment_ranking(self._known_township(request), query_args(request)))
 
+    @operation("Assessment figures as CSV, for the assessment of cadres", headers=(TOWNSHIP, OFFICE),
+               query=fb.AssessmentQuerySchema, media_type="text/csv", response={"type": "string"},
+               errors=(400, 403, 404))
     @http("GET", "/api/v1/assessment.csv")
     @api
     def assessment_csv(self, request):
@@ -250,18 +310,23 @@ class GatewayService:
         return Response(text, status=200, mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=assessment.csv"})
 
+    @operation("Early warnings (office)", headers=(TOWNSHIP, OFFICE), response=items(fb.HotspotViewSchema),
+               errors=(400, 403, 404))
     @http("GET", "/api/v1/hotspots")
     @api
     def hotspots(self, request):
         office_of(request)
         return json_response(200, {"items": self.feedback.list_hotspots(self._known_township(request))})
 
+    @operation("This document")
     @http("GET", "/openapi.json")
     @api
     def openapi(self, request):
-        """The OpenAPI 3 document, generated from the marshmallow schemas."""
-        return json_response(200, openapi.document())
+        """The OpenAPI 3 document, generated from the routes' declarations and the marshmallow schemas."""
+        return json_response(200, openapi.document(GatewayService))
 
+    @operation("Prometheus metrics of the gateway and the depth of every queue", media_type="text/plain",
+               response={"type": "string"})
     @http("GET", "/metrics")
     def metrics_text(self, request):
         """Prometheus text: this process's entrypoint latencies and failures, and every queue's depth (read
@@ -286,6 +351,7 @@ class GatewayService:
         body = generate_latest(REGISTRY) + generate_latest(registry)
         return Response(body, status=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    @operation("Messages a service could not use (office)", headers=(OFFICE,), errors=(400, 403))
     @http("GET", "/api/v1/dead-letters")
     @api
     def dead_letters(self, request):
@@ -298,6 +364,7 @@ class GatewayService:
             raise ValidationFailed({"limit": ["must be a number from 1 to 500"]}) from None
         return json_response(200, self.broker.dead_letters(limit))
 
+    @undocumented("every other path answers 404")
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
     @api
     def not_found(self, request, path):
