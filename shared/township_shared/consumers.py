@@ -5,8 +5,10 @@ Wrap every ``@event_handler`` (declared with ``requeue_on_error=True``) with :fu
 - a message the service cannot use (bad envelope or payload, or any bug the handler hits) is published, with the
   reason, to the durable dead-letter queue ``township.dead_letters`` and acknowledged: kept for the office
   (``GET /api/v1/dead-letters``), not retried forever, not silently dropped;
-- an outage of the database (``PyMongoError``) is raised again, so nameko requeues the message and it is
-  redelivered when MongoDB answers (each attempt waits out the server-selection timeout, so this is no hot loop).
+- an outage of the database (:func:`~township_shared.errors.is_outage`: unreachable, timed out, shutting down) is
+  raised again, so nameko requeues the message and it is redelivered when MongoDB answers (each attempt waits out
+  the server-selection timeout, so this is no hot loop). Any other database error (a write the server refuses, a
+  document too large or not encodable) is a dead letter like a bug: the same message would fail for ever.
 
 Declare handlers with this module's :data:`event_handler`, not nameko's: a body that cannot even be decoded (not
 JSON, a content type nameko does not accept) never reaches a handler, and kombu's default acknowledges and drops it
@@ -26,11 +28,11 @@ from nameko import events
 from nameko.amqp.publish import Publisher as AmqpPublisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Publisher, QueueConsumer
-from pymongo.errors import PyMongoError
 
 from .clock import utcnow
-from .errors import BROKER_UNAVAILABLE, ServiceError
+from .errors import BROKER_UNAVAILABLE, ServiceError, is_outage
 from .observability import EVENTS_DEAD_LETTERED, EVENTS_HANDLED, EVENTS_REQUEUED, correlation
+from .schemas.bounds import echo
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def letter_id(service: str, handler: str, body: Any) -> str:
     acknowledging the message records it again when the message comes back (at least once); readers collapse
     repeats by this id."""
     raw = json.dumps([service, handler, body], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha1(raw.encode("utf-8")).hexdigest()
+    return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def dead_letter(service: str, handler: str, body: Any, exc: BaseException) -> dict[str, Any]:
@@ -73,16 +75,16 @@ def consumer(handler: Callable) -> Callable:
             correlation(body["correlation_id"])
         try:
             result = handler(self, body)
-        except PyMongoError:
-            EVENTS_REQUEUED.labels(self.name, handler.__name__).inc()
-            log.warning("%s.%s: database unavailable; the message will be redelivered", self.name,
-                        handler.__name__)
-            raise
         except Exception as exc:
+            if is_outage(exc):
+                EVENTS_REQUEUED.labels(self.name, handler.__name__).inc()
+                log.warning("%s.%s: database unavailable (%s); the message will be redelivered", self.name,
+                            handler.__name__, type(exc).__name__)
+                raise
             if not isinstance(exc, ServiceError):
                 log.exception("%s.%s failed; message sent to %s", self.name, handler.__name__, DEAD_LETTERS)
             else:
-                log.warning("%s.%s refused a message (%s); sent to %s", self.name, handler.__name__, exc,
+                log.warning("%s.%s refused a message (%s); sent to %s", self.name, handler.__name__, echo(str(exc)),
                             DEAD_LETTERS)
             self.dead_letters(dead_letter(self.name, handler.__name__, body, exc))
             EVENTS_DEAD_LETTERED.labels(self.name, handler.__name__).inc()

@@ -7,12 +7,15 @@ JSON body the client will see; :func:`from_remote` rebuilds it on the gateway si
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pymongo.errors
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import RecoverableConnectionError
 from kombu.exceptions import OperationalError
+
+from .schemas.bounds import echo
 
 
 class ServiceError(Exception):
@@ -72,7 +75,23 @@ _UNAVAILABLE_BASES = (pymongo.errors.ConnectionFailure, pymongo.errors.Execution
                       pymongo.errors.WaitQueueTimeoutError)
 DATABASE_UNAVAILABLE = frozenset(name for name, value in vars(pymongo.errors).items()
                                  if isinstance(value, type) and issubclass(value, _UNAVAILABLE_BASES))
+# server error codes that mean "not now" rather than "never": the ones pymongo itself retries (host unreachable,
+# network timeout, shutting down, not primary, interrupted, exceeded time limit), a cursor lost in a restart and a
+# write conflict with a concurrent transaction
+TRANSIENT_CODES = frozenset({6, 7, 43, 89, 91, 112, 134, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436})
+TRANSIENT_LABELS = ("TransientTransactionError", "RetryableWriteError", "RetryableError")
 RETRY_AFTER_SECONDS = 5
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when the database is unreachable or busy (try again later), False for anything else it raised, such as
+    a write it refuses (``WriteError``, ``OperationFailure``) or a document it cannot hold (``DocumentTooLarge``,
+    ``InvalidDocument``, ``OverflowError``): the same message would fail the same way for ever."""
+    if isinstance(exc, _UNAVAILABLE_BASES):
+        return True
+    if isinstance(exc, pymongo.errors.OperationFailure):
+        return exc.code in TRANSIENT_CODES or any(exc.has_error_label(label) for label in TRANSIENT_LABELS)
+    return False
 # what publishing raises while RabbitMQ is down or restarting (kombu wraps socket errors in OperationalError;
 # py-amqp and the socket raise the others directly)
 BROKER_UNAVAILABLE = (OperationalError, AmqpConnectionError, RecoverableConnectionError, ConnectionError)
@@ -109,3 +128,52 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     elif isinstance(messages, list):
         flat[prefix or "_schema"] = [str(m) for m in messages]
     return flat
+
+
+class ExpectedErrorLogFilter(logging.Filter):
+    """Turns nameko's record of an expected exception (``(expected) error handling worker ...``, at WARNING with
+    the whole traceback, the caller's input in the message and again in the traceback's last line) into one INFO
+    line naming the service, the method and the error, cut to ``bounds.MAX_ECHO`` characters: a refusal is the
+    service working, and a 5 KB id must not write 20 KB of log. Attached to ``nameko.containers`` by
+    :func:`install_expected_error_log_filter` (every service's ``@rpc``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if isinstance(record.msg, str) and record.msg.startswith("(expected)") and len(args) == 2:
+            worker_ctx, exc = args
+            entrypoint = getattr(worker_ctx, "entrypoint", None)
+            where = f"{getattr(worker_ctx, 'service_name', '?')}.{getattr(entrypoint, 'method_name', '?')}"
+            record.msg, record.args = "(expected) %s refused: %s", (where, echo(f"{type(exc).__name__}: {exc}"))
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def install_expected_error_log_filter() -> None:
+    """Attach :class:`ExpectedErrorLogFilter` to nameko's container logger, once per process."""
+    install_log_filter("nameko.containers", ExpectedErrorLogFilter())
+
+
+class LongLineLogFilter(logging.Filter):
+    """Cuts a record's message longer than ``limit`` characters in the middle (its head and tail stay, e.g. the
+    access log's client and its status and size). For the web server's access log, whose request line echoes the
+    whole URL: a 5 KB id in a path is not 5 KB of log."""
+
+    def __init__(self, limit: int = 400):
+        super().__init__()
+        self.limit = limit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if len(message) > self.limit:
+            head, tail = self.limit * 2 // 3, self.limit // 3
+            record.msg, record.args = f"{message[:head]} ...({len(message) - head - tail} chars cut)... " \
+                                      f"{message[-tail:]}", ()
+        return True
+
+
+def install_log_filter(logger_name: str, log_filter: logging.Filter) -> None:
+    """Attach ``log_filter`` to the logger, unless a filter of its class is there already (once per process)."""
+    logger = logging.getLogger(logger_name)
+    if not any(type(f) is type(log_filter) for f in logger.filters):
+        logger.addFilter(log_filter)

@@ -21,6 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .clock import utcnow
 from .errors import ValidationFailed, flatten_messages
+from .schemas.bounds import AwareDateTime, Integer, check_json
 
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {}
 
@@ -43,8 +44,8 @@ class EnvelopeSchema(Schema):
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     type = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    time = fields.AwareDateTime(required=True)
+    version = Integer(required=True, strict=True, validate=validate.Range(min=1))
+    time = AwareDateTime(required=True)
     source = fields.String(required=True, validate=validate.Length(min=1, max=64))
     correlation_id = fields.String(required=True, allow_none=True)
     township_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -93,6 +94,9 @@ def load_event(body: Any, expected_type: str | None = None) -> Event:
     """Validate an envelope and its payload; raise :class:`ValidationFailed` naming every bad field."""
     if not isinstance(body, dict):
         raise ValidationFailed({"_schema": ["event body must be a JSON object"]})
+    problems = check_json(body, root="_schema")
+    if problems:
+        raise ValidationFailed(problems, "The event cannot be stored: fields nested too deeply or not valid text.")
     try:
         env = EnvelopeSchema().load(body)
     except ValidationError as exc:

@@ -10,13 +10,18 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc as NamekoRpc
 
 from .clock import SystemClock
-from .errors import BROKER_UNAVAILABLE, ValidationFailed, flatten_messages
+from .errors import BROKER_UNAVAILABLE, ValidationFailed, flatten_messages, install_expected_error_log_filter
+from .schemas.bounds import check_json
 
 log = logging.getLogger(__name__)
 
 
 def load(schema: Schema, data: Any) -> Any:
-    """``schema.load(data)`` (no body counts as ``{}``); errors become a 400 naming each field."""
+    """``schema.load(data)`` (no body counts as ``{}``); errors become a 400 naming each field, including what no
+    schema can report: nesting deeper than ``bounds.MAX_DEPTH`` or text that is not valid Unicode (decision 31)."""
+    problems = check_json(data)
+    if problems:
+        raise ValidationFailed(problems)
     try:
         return schema.load(data if data is not None else {})
     except ValidationError as exc:
@@ -32,7 +37,14 @@ class Rpc(NamekoRpc):
     logged and the request is put back on its queue (if the consumer's connection is gone too, the broker does
     that itself): it runs again, which is safe because every command is idempotent or answers 409 with the state it
     reached, and its reply reaches the caller if the caller still waits (else the gateway has answered 504 after
-    ``RPC_TIMEOUT_SECONDS`` and the client retries)."""
+    ``RPC_TIMEOUT_SECONDS`` and the client retries).
+
+    Its setup also makes nameko log the expected exceptions (``expected_exceptions``) of every entrypoint in one
+    short line instead of a traceback (:class:`~township_shared.errors.ExpectedErrorLogFilter`)."""
+
+    def setup(self):
+        install_expected_error_log_filter()
+        super().setup()
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:

@@ -263,3 +263,101 @@ def service_process(service_config):
     yield start
     for proc in procs:
         proc.kill()
+
+
+_BROKER_WATCHDOG = r"""
+import json, subprocess, sys
+commands, state = json.loads(sys.argv[1]), "started"
+for line in sys.stdin:  # one line per change of state; EOF when the guarded process ends, however it ends
+    state = line.strip() or state
+if state == "stopped":
+    for command in commands:
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+"""
+
+
+class BrokerGuard:
+    """Stops and starts the machine's RabbitMQ for the chaos test, and starts it again on every way out of the
+    run: a normal end or a failure (``close``), Ctrl-C and SIGTERM/SIGHUP (handlers that close and re-raise),
+    interpreter exit (``atexit``), and a hard end (SIGKILL, pytest-timeout's ``os._exit``): a watchdog process in
+    its own session reads the guard's state through a pipe and, when the pipe closes while the broker is stopped,
+    runs the start commands itself. The state is sent before the broker is stopped, so no moment is unguarded.
+
+    Commands are argument lists, so tests give harmless fakes."""
+
+    def __init__(self, stop: list[list[str]] | None = None, start: list[list[str]] | None = None):
+        self.stop_commands = stop or [["rabbitmqctl", "stop_app"]]
+        self.start_commands = start or [["rabbitmqctl", "start_app"], ["rabbitmqctl", "await_startup"]]
+        self.stopped = False
+        self._watchdog = None
+        self._previous_handlers: dict[int, Any] = {}
+
+    def __enter__(self) -> "BrokerGuard":
+        import atexit
+        import json
+        import signal
+        import subprocess
+        import sys
+
+        self._watchdog = subprocess.Popen([sys.executable, "-c", _BROKER_WATCHDOG, json.dumps(self.start_commands)],
+                                          stdin=subprocess.PIPE, start_new_session=True)
+        atexit.register(self.close)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+            except ValueError:  # not the main thread: the watchdog still covers these signals
+                pass
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _tell(self, state: str) -> None:
+        if self._watchdog and self._watchdog.stdin and not self._watchdog.stdin.closed:
+            try:
+                self._watchdog.stdin.write(f"{state}\n".encode())
+                self._watchdog.stdin.flush()
+            except OSError:  # the watchdog is gone: close() and atexit still restore
+                pass
+
+    def _run(self, commands: list[list[str]]) -> None:
+        import subprocess
+
+        for command in commands:
+            subprocess.run(command, capture_output=True)
+
+    def stop(self) -> None:
+        self._tell("stopped")
+        self.stopped = True
+        self._run(self.stop_commands)
+
+    def start(self) -> None:
+        self._run(self.start_commands)
+        self.stopped = False
+        self._tell("started")
+
+    def close(self) -> None:
+        """Start the broker if this guard stopped it; end the watchdog. Safe to call more than once."""
+        import atexit
+        import signal
+
+        if self.stopped:
+            self.start()
+        if self._watchdog:
+            try:
+                self._watchdog.stdin.close()
+            except OSError:
+                pass
+            self._watchdog.wait(timeout=30)
+            self._watchdog = None
+        atexit.unregister(self.close)
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers.clear()
+
+    def _on_signal(self, signum, frame):
+        import signal
+
+        self.close()
+        signal.signal(signum, signal.SIG_DFL)
+        raise KeyboardInterrupt(f"signal {signum}")

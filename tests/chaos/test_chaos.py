@@ -26,7 +26,7 @@ import requests
 from kombu import Connection, Exchange
 
 from township_shared.registry import services
-from township_shared.testing import ServiceProcess, wait_for_consumer
+from township_shared.testing import BrokerGuard, ServiceProcess, wait_for_consumer
 
 pytestmark = pytest.mark.integration
 
@@ -136,8 +136,16 @@ def chaos(tmp_path, rabbit_config, rabbit_manager, db_prefix):
     mongo.kill()
 
 
+@pytest.fixture
+def broker():
+    """Stops and starts the machine's RabbitMQ (CHAOS_RABBIT=1) and starts it again however the run ends: a failure,
+    Ctrl-C, a timeout, even SIGKILL (:class:`~township_shared.testing.BrokerGuard`)."""
+    with BrokerGuard() as guard:
+        yield guard
+
+
 @pytest.mark.timeout(300 + 3 * DEMANDS)
-def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
+def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broker):
     stack = chaos
     seen_demands = event_listener("intake", "demand_received")
     seen_completions = event_listener("dispatch", "task_completed")
@@ -235,10 +243,9 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener):
                 eventlet.sleep(rng.uniform(0.5, 2.0))
                 stack.mongo.start()
             elif action == "restart_rabbit":
-                subprocess.run(["rabbitmqctl", "stop_app"], capture_output=True)
+                broker.stop()
                 eventlet.sleep(rng.uniform(0.5, 2.0))
-                subprocess.run(["rabbitmqctl", "start_app"], capture_output=True)
-                subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True)
+                broker.start()
                 last_rabbit = time.monotonic()
             elif action == "malformed":
                 # each target queue has two consumers, so each malformed message makes two dead letters

@@ -130,7 +130,8 @@ class DispatchService:
 
     @rpc(expected_exceptions=EXPECTED)
     def update_actor(self, township_id, kind, actor_id, changes):
-        updated = handlers.update_actor(self.repo, township_id, kind, actor_id, load(s.ActorUpdateSchema(), changes))
+        changes = load(s.ActorUpdateSchema(partial=True), changes)  # partial: no defaults for fields not given
+        updated = handlers.update_actor(self.repo, township_id, kind, actor_id, changes)
         return s.ActorViewSchema().dump(updated)
 
     @rpc(expected_exceptions=EXPECTED)

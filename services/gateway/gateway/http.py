@@ -20,8 +20,10 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Request, Response
 
-from township_shared.errors import (BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS, Forbidden, PayloadTooLarge,
-                                    ServiceError, UnsupportedMediaType, ValidationFailed, from_remote)
+from township_shared.errors import (BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS, Forbidden, LongLineLogFilter,
+                                    PayloadTooLarge, ServiceError, UnsupportedMediaType, ValidationFailed, from_remote,
+                                    install_log_filter)
+from township_shared.schemas.bounds import MAX_DEPTH, check_json, echo
 from township_shared.schemas.common import CODE
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,8 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
         except eventlet.Timeout as exc:
             if exc is not timer:
                 raise
-            log.warning("%s %s: no answer from the services within %s s", request.method, request.path, seconds)
+            log.warning("%s %s: no answer from the services within %s s", request.method, echo(request.path),
+                        seconds)
             return error_response(504, {"error": "timeout", "message": f"no answer within {seconds:g} s; retry "
                                         "(with the same Idempotency-Key for a demand)"})
         except ServiceError as exc:
@@ -63,18 +66,18 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
             mapped = from_remote(exc.exc_type, exc.value)
             if mapped:
                 if mapped[0] == 503:
-                    log.warning("%s %s: %s", request.method, request.path, mapped[1]["message"])
+                    log.warning("%s %s: %s", request.method, echo(request.path), mapped[1]["message"])
                 return error_response(*mapped)
-            log.error("remote error behind %s %s: %s", request.method, request.path, exc)
+            log.error("remote error behind %s %s: %s", request.method, echo(request.path), echo(str(exc), 2000))
             return error_response(500, {"error": "internal_error", "message": "a service failed; see its log"})
         except UnknownService as exc:
             return error_response(503, {"error": "service_unavailable", "message": str(exc)})
         except BROKER_UNAVAILABLE as exc:  # the request may or may not have left: a retry is safe (idempotency)
-            log.warning("%s %s: message broker unavailable: %r", request.method, request.path, exc)
+            log.warning("%s %s: message broker unavailable: %r", request.method, echo(request.path), exc)
             message = f"the message broker is unavailable; retry in {RETRY_AFTER_SECONDS} s"
             return error_response(503, {"error": "service_unavailable", "message": message})
         except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.path)
+            log.exception("unhandled error in %s %s", request.method, echo(request.path))
             return error_response(500, {"error": "internal_error", "message": "unexpected error; it was logged"})
         finally:
             timer.cancel()
@@ -89,6 +92,10 @@ class HttpEntrypoint(HttpRequestHandler):
     while the web server still accepts requests: nameko answers each ``Error: ContainerBeingKilled`` with a text
     500. A restarting gateway is unavailable, not broken: 503 with ``Retry-After`` (full chaos run 7: 178 such
     500s in 12 s of one kill)."""
+
+    def setup(self):
+        install_log_filter("nameko.web.server", LongLineLogFilter())  # the access log echoes the whole URL
+        super().setup()
 
     def response_from_exception(self, exc):
         if isinstance(exc, ContainerBeingKilled):
@@ -116,9 +123,16 @@ def read_json(request: Request, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"body exceeds the limit of {max_bytes} bytes", limit=max_bytes)
     try:
-        return json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationFailed({"_body": [f"not valid JSON: {exc}"]}, "The body is not valid JSON.") from None
+    except RecursionError:  # thousands of nested arrays: deeper than the check below would allow anyway
+        raise ValidationFailed({"_body": [f"nested deeper than {MAX_DEPTH} levels"]},
+                               "The body has fields nested too deeply.") from None
+    problems = check_json(body)
+    if problems:
+        raise ValidationFailed(problems, "The body has fields nested too deeply or text that is not valid Unicode.")
+    return body
 
 
 def read_json_or_empty(request: Request, max_bytes: int) -> Any:
@@ -168,5 +182,9 @@ def query_args(request: Request) -> dict[str, str]:
     """Query string as a flat dict; a parameter given twice is an error rather than silently one of them."""
     repeated = [k for k, v in request.args.lists() if len(v) > 1]
     if repeated:
-        raise ValidationFailed({k: ["given more than once"] for k in repeated})
-    return request.args.to_dict()
+        raise ValidationFailed({echo(k): ["given more than once"] for k in repeated})
+    args = request.args.to_dict()
+    problems = check_json(args)
+    if problems:
+        raise ValidationFailed(problems)
+    return args

@@ -1,6 +1,8 @@
 """Vocabulary every service uses: channels, urgencies, case statuses, and small reusable schemas."""
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from .bounds import Float
+
 CHANNELS = ("hotline", "walk_in", "online", "grid_patrol", "village_committee")
 URGENCIES = ("emergency", "utilities", "general")
 # received: stored, waiting for dispatch; duplicate: linked to an open case, never dispatched itself.
@@ -19,8 +21,8 @@ class StrictSchema(Schema):
 
 
 class LocationSchema(StrictSchema):
-    lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_none=True)
-    long = fields.Float(validate=validate.Range(min=-180, max=180), allow_none=True)
+    lat = Float(validate=validate.Range(min=-90, max=90), allow_none=True)
+    long = Float(validate=validate.Range(min=-180, max=180), allow_none=True)
     address = fields.String(validate=validate.Length(min=1, max=500), allow_none=True)
 
     @validates_schema

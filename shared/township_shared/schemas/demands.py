@@ -4,6 +4,7 @@ from marshmallow import ValidationError, fields, validate
 
 from .. import phones
 from ..events import register
+from .bounds import AwareDateTime, Integer
 from .common import CASE_STATUSES, CHANNELS, CODE, URGENCIES, LocationSchema, StrictSchema
 
 
@@ -66,7 +67,7 @@ class DemandSchema(StrictSchema):
     attachments = fields.List(fields.String())
     status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     duplicate_of = fields.String(allow_none=True)
-    received_at = fields.AwareDateTime()
+    received_at = AwareDateTime()
 
 
 class DemandAcceptedSchema(StrictSchema):
@@ -76,7 +77,7 @@ class DemandAcceptedSchema(StrictSchema):
     case_number = fields.String()
     status = fields.String()
     duplicate_of = fields.String(allow_none=True)
-    received_at = fields.AwareDateTime()
+    received_at = AwareDateTime()
 
 
 class DemandQuerySchema(StrictSchema):
@@ -86,15 +87,15 @@ class DemandQuerySchema(StrictSchema):
     village = fields.String(validate=CODE)
     category = fields.String(validate=CODE)
     channel = fields.String(validate=validate.OneOf(CHANNELS))
-    received_from = fields.AwareDateTime()
-    received_to = fields.AwareDateTime()
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.Integer(validate=validate.Range(min=1))
+    received_from = AwareDateTime()
+    received_to = AwareDateTime()
+    limit = Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = Integer(validate=validate.Range(min=1))
 
 
 class DemandPageSchema(StrictSchema):
     items = fields.List(fields.Nested(DemandSchema))
-    next_cursor = fields.Integer(allow_none=True)
+    next_cursor = Integer(allow_none=True)
 
 
 @register("demand_received", 1)
@@ -114,4 +115,4 @@ class DemandReceivedV1(StrictSchema):
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
     attachments = fields.List(fields.String(), required=True)
     duplicate_of = fields.String(required=True, allow_none=True)
-    received_at = fields.AwareDateTime(required=True)
+    received_at = AwareDateTime(required=True)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from marshmallow import fields, validate, validates_schema, ValidationError
 
 from ..events import register
+from .bounds import AwareDateTime, Float, Integer
 from .common import CODE, StrictSchema, URGENCIES
 from .reference import NamesSchema
 
@@ -45,8 +46,8 @@ class ActorSchema(StrictSchema):
     home_village = fields.String(validate=CODE, allow_none=True)
     skills = fields.List(fields.String(validate=CODE), load_default=list)
     availability = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)), load_default=list)
-    open_task_limit = fields.Integer(validate=validate.Range(min=0, max=50), allow_none=True)
-    service_hours = fields.Float(validate=validate.Range(min=0), load_default=0.0)
+    open_task_limit = Integer(validate=validate.Range(min=0, max=50), allow_none=True)
+    service_hours = Float(validate=validate.Range(min=0), load_default=0.0)
     # social organisations
     registered_name = fields.String(validate=validate.Length(max=200), allow_none=True)
     service_areas = fields.List(fields.String(validate=CODE), load_default=list)
@@ -69,7 +70,8 @@ class ActorSchema(StrictSchema):
 
 
 class ActorUpdateSchema(ActorSchema):
-    """A partial update: any field but ``kind`` and ``id``."""
+    """A partial update: any field but ``kind`` and ``id``. Load it with ``partial=True``, so a field not given
+    keeps its stored value instead of taking its default (an update of ``phone`` once emptied ``skills``)."""
 
     kind = fields.String(dump_only=True)
     id = fields.String(dump_only=True)
@@ -80,7 +82,7 @@ class ActorUpdateSchema(ActorSchema):
 
 
 class ActorViewSchema(ActorSchema):
-    open_tasks = fields.Integer()
+    open_tasks = Integer()
 
     @validates_schema
     def _fields_of_kind(self, data, **kwargs):
@@ -105,7 +107,7 @@ class NoBodySchema(StrictSchema):
 
 
 class ExtensionRequestSchema(StrictSchema):
-    until = fields.AwareDateTime(required=True)
+    until = AwareDateTime(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
@@ -159,7 +161,7 @@ class WhistleCommandSchema(StrictSchema):
 
 class TaskQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(TASK_STATES + ("open",)))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ActorQuerySchema(StrictSchema):
@@ -211,14 +213,14 @@ class CaseTriagedV1(StrictSchema):
 @register("task_assigned", 1)
 class TaskAssignedV1(_TaskFact):
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
-    assigned_at = fields.AwareDateTime(required=True)
-    sign_deadline = fields.AwareDateTime(required=True)
-    handling_deadline = fields.AwareDateTime(required=True)
+    assigned_at = AwareDateTime(required=True)
+    sign_deadline = AwareDateTime(required=True)
+    handling_deadline = AwareDateTime(required=True)
 
 
 @register("task_signed", 1)
 class TaskSignedV1(_TaskFact):
-    signed_at = fields.AwareDateTime(required=True)
+    signed_at = AwareDateTime(required=True)
     within_deadline = fields.Boolean(required=True)
     lead_now = fields.Boolean(required=True, metadata={"description": "first receiver became the lead"})
 
@@ -226,19 +228,19 @@ class TaskSignedV1(_TaskFact):
 @register("task_returned", 1)
 class TaskReturnedV1(_TaskFact):
     reason = fields.String(required=True)
-    returns = fields.Integer(required=True, metadata={"description": "returns of this case so far"})
+    returns = Integer(required=True, metadata={"description": "returns of this case so far"})
 
 
 @register("task_extension_requested", 1)
 class TaskExtensionRequestedV1(_TaskFact):
-    until = fields.AwareDateTime(required=True)
+    until = AwareDateTime(required=True)
     reason = fields.String(required=True)
 
 
 @register("task_extension_decided", 1)
 class TaskExtensionDecidedV1(_TaskFact):
     approved = fields.Boolean(required=True)
-    handling_deadline = fields.AwareDateTime(required=True)
+    handling_deadline = AwareDateTime(required=True)
     reason = fields.String(required=True)
 
 
@@ -246,9 +248,9 @@ class TaskExtensionDecidedV1(_TaskFact):
 class TaskCompletedV1(_TaskFact):
     reply = fields.String(required=True)
     attachments = fields.List(fields.String(), required=True)
-    completed_at = fields.AwareDateTime(required=True)
+    completed_at = AwareDateTime(required=True)
     on_time = fields.Boolean(required=True)
-    handling_seconds = fields.Float(required=True, metadata={"description": "from assignment to completion"})
+    handling_seconds = Float(required=True, metadata={"description": "from assignment to completion"})
 
 
 @register("case_closed", 1)
@@ -264,7 +266,7 @@ class CaseClosedV1(StrictSchema):
 
 class _Deadline(_TaskFact):
     deadline_kind = fields.String(required=True, validate=validate.OneOf(("sign", "handling")))
-    deadline = fields.AwareDateTime(required=True)
+    deadline = AwareDateTime(required=True)
 
 
 @register("task_reminder_due", 1)
@@ -295,7 +297,7 @@ class _View(StrictSchema):
 
 
 class HistoryEntrySchema(_View):
-    at = fields.AwareDateTime()
+    at = AwareDateTime()
     who = fields.String()
     what = fields.String()
     why = fields.String(allow_none=True)
@@ -303,10 +305,10 @@ class HistoryEntrySchema(_View):
 
 
 class ExtensionViewSchema(_View):
-    requested_at = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    requested_at = AwareDateTime()
+    until = AwareDateTime()
     reason = fields.String()
-    decided_at = fields.AwareDateTime()
+    decided_at = AwareDateTime()
     approved = fields.Boolean()
     decision_reason = fields.String()
 
@@ -318,14 +320,14 @@ class TaskViewSchema(_View):
     role = fields.String()
     status = fields.String()
     allowed = fields.List(fields.String(), metadata={"description": "commands the task's state allows now"})
-    assigned_at = fields.AwareDateTime()
-    sign_deadline = fields.AwareDateTime()
-    handling_deadline = fields.AwareDateTime()
-    signed_at = fields.AwareDateTime()
+    assigned_at = AwareDateTime()
+    sign_deadline = AwareDateTime()
+    handling_deadline = AwareDateTime()
+    signed_at = AwareDateTime()
     signed_within_deadline = fields.Boolean()
-    returned_at = fields.AwareDateTime()
+    returned_at = AwareDateTime()
     return_reason = fields.String()
-    completed_at = fields.AwareDateTime()
+    completed_at = AwareDateTime()
     completed_on_time = fields.Boolean()
     reply = fields.String()
     reply_attachments = fields.List(fields.String())
@@ -336,31 +338,31 @@ class TaskViewSchema(_View):
 class TriageViewSchema(_View):
     reason = fields.String()
     candidates = fields.List(fields.String())
-    since = fields.AwareDateTime()
+    since = AwareDateTime()
 
 
 class WhistleUnitSchema(_View):
     unit = fields.Nested(ActorRefSchema)
     key = fields.String()
-    reported_at = fields.AwareDateTime(allow_none=True)
+    reported_at = AwareDateTime(allow_none=True)
     on_time = fields.Boolean(allow_none=True)
 
 
 class WhistleViewSchema(_View):
-    at = fields.AwareDateTime()
+    at = AwareDateTime()
     reason = fields.String()
-    report_deadline = fields.AwareDateTime()
+    report_deadline = AwareDateTime()
     units = fields.List(fields.Nested(WhistleUnitSchema))
 
 
 class EscalationSchema(_View):
-    at = fields.AwareDateTime()
+    at = AwareDateTime()
     reason = fields.String()
     detail = fields.String()
 
 
 class ClosedSchema(_View):
-    at = fields.AwareDateTime()
+    at = AwareDateTime()
     outcome = fields.String()
     reason = fields.String()
     by = fields.String()
@@ -379,13 +381,13 @@ class DispatchCaseViewSchema(_View):
     description = fields.String()
     reporter = fields.Dict(metadata={"description": "phone masked outside the office"})
     location = fields.Dict(allow_none=True)
-    received_at = fields.AwareDateTime()
+    received_at = AwareDateTime()
     duplicate_of = fields.String(allow_none=True)
-    returns = fields.Integer()
+    returns = Integer()
     triage = fields.Nested(TriageViewSchema)
     tasks = fields.List(fields.Nested(TaskViewSchema))
     history = fields.List(fields.Nested(HistoryEntrySchema))
     whistle = fields.Nested(WhistleViewSchema)
     escalations = fields.List(fields.Nested(EscalationSchema))
     closed = fields.Nested(ClosedSchema)
-    next_alarm_at = fields.AwareDateTime(allow_none=True)
+    next_alarm_at = AwareDateTime(allow_none=True)

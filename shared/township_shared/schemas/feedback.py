@@ -3,6 +3,7 @@ queries, and its event payloads."""
 from marshmallow import fields, validate, validates_schema, ValidationError
 
 from ..events import register
+from .bounds import AwareDateTime, Float, Integer
 from .common import CODE, StrictSchema
 from .dispatch import ActorRefSchema
 
@@ -53,7 +54,7 @@ class CallbackQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(CALLBACK_STATUSES), load_default="due")
     case_id = fields.String(validate=validate.Length(min=1, max=100),
                             metadata={"description": "only the callbacks of this case"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ReportSchema(StrictSchema):
@@ -63,8 +64,8 @@ class ReportSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
     milestone = fields.String(validate=validate.Length(min=1, max=200), allow_none=True)
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    people_served = fields.Integer(validate=validate.Range(min=0), load_default=0)
-    hours = fields.Float(validate=validate.Range(min=0), load_default=0.0)
+    people_served = Integer(validate=validate.Range(min=0), load_default=0)
+    hours = Float(validate=validate.Range(min=0), load_default=0.0)
     evidence_urls = fields.List(fields.Url(schemes={"http", "https"}), validate=validate.Length(min=1, max=20),
                                 required=True)
 
@@ -85,7 +86,7 @@ class AssessmentQuerySchema(StrictSchema):
     at = fields.String(validate=validate.Regexp(r"^\d{4}(-\d{2}(-\d{2})?)?$", error="YYYY, YYYY-MM or YYYY-MM-DD"))
     kind = fields.String(validate=validate.OneOf(("unit", "party_member", "volunteer", "social_org")))
     by = fields.String(load_default="response_rate", validate=validate.OneOf(RATES))
-    limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
+    limit = Integer(load_default=5, validate=validate.Range(min=1, max=100))
 
     @validates_schema
     def _at_matches_period(self, data, **kwargs):
@@ -133,8 +134,8 @@ class MilestoneVerifiedV1(StrictSchema):
     project = fields.String(required=True)
     organisation = fields.Nested(ActorRefSchema, required=True)
     milestone = fields.String(required=True)
-    people_served = fields.Integer(required=True)
-    hours = fields.Float(required=True)
+    people_served = Integer(required=True)
+    hours = Float(required=True)
     verified_by = fields.String(required=True)
 
 
@@ -145,8 +146,8 @@ class ProjectCompletedV1(StrictSchema):
     report_id = fields.String(required=True)
     project = fields.String(required=True)
     organisation = fields.Nested(ActorRefSchema, required=True)
-    people_served = fields.Integer(required=True)
-    hours = fields.Float(required=True)
+    people_served = Integer(required=True)
+    hours = Float(required=True)
     verified_by = fields.String(required=True)
 
 
@@ -166,10 +167,10 @@ class HotspotDetectedV1(StrictSchema):
 
     village = fields.String(required=True)
     category = fields.String(required=True)
-    count = fields.Integer(required=True)
-    window_hours = fields.Float(required=True)
-    first_at = fields.AwareDateTime(required=True)
-    last_at = fields.AwareDateTime(required=True)
+    count = Integer(required=True)
+    window_hours = Float(required=True)
+    first_at = AwareDateTime(required=True)
+    last_at = AwareDateTime(required=True)
     case_ids = fields.List(fields.String(), required=True)
 
 
@@ -179,7 +180,7 @@ class _View(StrictSchema):
 
 
 class AttemptViewSchema(_View):
-    at = fields.AwareDateTime()
+    at = AwareDateTime()
     by = fields.String()
     reached = fields.Boolean()
     note = fields.String(allow_none=True)
@@ -190,7 +191,7 @@ class AnswerViewSchema(_View):
     satisfaction = fields.String()
     comment = fields.String(allow_none=True)
     channel = fields.String()
-    at = fields.AwareDateTime()
+    at = AwareDateTime()
 
 
 class CallbackViewSchema(_View):
@@ -203,8 +204,8 @@ class CallbackViewSchema(_View):
     status = fields.String()
     outcome = fields.String()
     reason_class = fields.String()
-    created_at = fields.AwareDateTime()
-    closed_at = fields.AwareDateTime()
+    created_at = AwareDateTime()
+    closed_at = AwareDateTime()
     attempts = fields.List(fields.Nested(AttemptViewSchema))
     answer = fields.Nested(AnswerViewSchema)
     link = fields.Method("_link", metadata={"description": "one-time link for the resident; office only"})
@@ -224,7 +225,7 @@ class PublicCallbackSchema(_View):
 
 
 class ReviewViewSchema(_View):
-    at = fields.AwareDateTime()
+    at = AwareDateTime()
     by = fields.String()
     reason = fields.String()
 
@@ -236,11 +237,11 @@ class ReportViewSchema(_View):
     kind = fields.String()
     milestone = fields.String(allow_none=True)
     text = fields.String()
-    people_served = fields.Integer()
-    hours = fields.Float()
+    people_served = Integer()
+    hours = Float()
     evidence_urls = fields.List(fields.String())
     status = fields.String()
-    submitted_at = fields.AwareDateTime()
+    submitted_at = AwareDateTime()
     review = fields.Nested(ReviewViewSchema)
 
 
@@ -248,39 +249,39 @@ class FigureRowSchema(_View):
     key = fields.String()
     period = fields.String()
     at = fields.String()
-    dispatched = fields.Integer()
-    signed = fields.Integer()
-    signed_on_time = fields.Integer()
-    returned = fields.Integer()
-    completed = fields.Integer()
-    completed_on_time = fields.Integer()
-    redone = fields.Integer()
-    callbacks_reached = fields.Integer()
-    callbacks_unreached = fields.Integer()
-    resolved = fields.Integer()
-    rated = fields.Integer()
-    satisfied = fields.Integer()
-    handling_seconds = fields.Float()
-    response_rate = fields.Float(allow_none=True)
-    on_time_completion_rate = fields.Float(allow_none=True)
-    return_rate = fields.Float(allow_none=True)
-    redo_rate = fields.Float(allow_none=True)
-    resolution_rate = fields.Float(allow_none=True)
-    satisfaction_rate = fields.Float(allow_none=True)
-    reach_rate = fields.Float(allow_none=True)
-    avg_handling_hours = fields.Float(allow_none=True)
+    dispatched = Integer()
+    signed = Integer()
+    signed_on_time = Integer()
+    returned = Integer()
+    completed = Integer()
+    completed_on_time = Integer()
+    redone = Integer()
+    callbacks_reached = Integer()
+    callbacks_unreached = Integer()
+    resolved = Integer()
+    rated = Integer()
+    satisfied = Integer()
+    handling_seconds = Float()
+    response_rate = Float(allow_none=True)
+    on_time_completion_rate = Float(allow_none=True)
+    return_rate = Float(allow_none=True)
+    redo_rate = Float(allow_none=True)
+    resolution_rate = Float(allow_none=True)
+    satisfaction_rate = Float(allow_none=True)
+    reach_rate = Float(allow_none=True)
+    avg_handling_hours = Float(allow_none=True)
 
 
 class ClusterViewSchema(_View):
-    first_at = fields.AwareDateTime()
-    last_at = fields.AwareDateTime()
-    count = fields.Integer()
+    first_at = AwareDateTime()
+    last_at = AwareDateTime()
+    count = Integer()
     case_ids = fields.List(fields.String())
 
 
 class HotspotViewSchema(_View):
     village = fields.String()
     category = fields.String()
-    raised_at = fields.AwareDateTime()
-    active_until = fields.AwareDateTime()
+    raised_at = AwareDateTime()
+    active_until = AwareDateTime()
     cluster = fields.Nested(ClusterViewSchema)

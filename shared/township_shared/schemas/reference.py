@@ -1,6 +1,7 @@
 """Reference data a township publishes so clients can fill their forms: villages and the category catalogue."""
 from marshmallow import fields, validate
 
+from .bounds import Float, Integer
 from .common import CODE, URGENCIES, StrictSchema
 
 
@@ -12,15 +13,15 @@ class NamesSchema(StrictSchema):
 class VillageSchema(StrictSchema):
     code = fields.String(required=True, validate=CODE)
     names = fields.Nested(NamesSchema, required=True)
-    lat = fields.Float(allow_none=True)
-    long = fields.Float(allow_none=True)
+    lat = Float(allow_none=True)
+    long = Float(allow_none=True)
 
 
 class CategorySchema(StrictSchema):
     code = fields.String(required=True, validate=CODE)
     names = fields.Nested(NamesSchema, required=True)
     default_urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
-    handling_days = fields.Integer(required=True, validate=validate.Range(min=1, max=60),
+    handling_days = Integer(required=True, validate=validate.Range(min=1, max=60),
                                    metadata={"description": "handling limit in working days"})
     keywords = fields.List(fields.String(), load_default=list)
     community_service = fields.Boolean(load_default=False, metadata={
