@@ -170,3 +170,16 @@ def test_an_invalid_number_is_a_400_naming_reporter_phone(stack, http_base):
     assert res.status_code == 201, res.text
     got = requests.get(f"{http_base}/api/v1/demands/{res.json()['id']}", timeout=10).json()
     assert got["reporter"]["phone"] == "138****5678"
+
+
+@given(st.text(max_size=40) | st.from_regex(r"\+?[0-9 ()./-]{0,34}", fullmatch=True))
+def test_any_text_is_a_number_or_an_invalid_phone_never_another_error(text):
+    plausible = phones.plausible(text)
+    assert isinstance(plausible, bool)
+    try:
+        e164 = phones.normalise(text, "0579")
+    except phones.InvalidPhone:
+        e164 = None
+    if e164 is not None:
+        assert plausible and e164.startswith("+") and phones.normalise(e164) == e164
+    assert isinstance(phones.mask(text), str) and isinstance(phones.key(text), str)
