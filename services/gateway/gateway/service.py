@@ -122,8 +122,8 @@ class GatewayService:
     @http("GET", "/api/v1/tasks")
     @api
     def list_tasks(self, request):
-        items = self.dispatch.list_tasks(self._township(request), actor_of(request), query_args(request))
-        return json_response(200, {"items": items})
+        tasks = self.dispatch.list_tasks(self._township(request), actor_of(request), query_args(request))
+        return json_response(200, {"items": tasks})
 
     @operations(Operation(c.summary, headers=(TOWNSHIP, OFFICE if c.office else ACTOR), body=c.body,
                           response=dp.TaskViewSchema, errors=(400, 403, 404, 409), fixed={"command": c.path})
