@@ -5,11 +5,17 @@ from nameko.extensions import DependencyProvider
 
 from township_shared.mongo import MongoRepository
 
+from .figures import FiguresRepository
 from .repository import FeedbackRepository
 
 
 def FeedbackStore():
     return MongoRepository(FeedbackRepository, database="feedback")
+
+
+def FiguresStore():
+    """One :class:`FiguresRepository` per process (its fold loop is shared by the workers)."""
+    return MongoRepository(FiguresRepository, database="feedback")
 
 
 class Settings(DependencyProvider):

@@ -11,6 +11,7 @@ from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.schemas.feedback import HotspotDetectedV1
 
 from . import assessment, domain
+from .figures import FiguresRepository
 from .repository import FeedbackRepository
 
 SOURCE = "feedback"
@@ -22,15 +23,17 @@ def envelopes(township_id: str, correlation_id: str | None, events: domain.Event
 
 
 # ---- figures -----------------------------------------------------------------------------------------------------
-def fold_event(repo: FeedbackRepository, event: Event, timezone: str = "Asia/Shanghai") -> bool:
-    """Fold one event into the figures of its local day; False when it was folded before (or does not count)."""
+def record_event(figures_repo: FiguresRepository, event: Event, timezone: str = "Asia/Shanghai") -> bool:
+    """Journal one event's contributions for the day, month and year it happened in (local calendar); False when
+    it was received before or does not count. ``figures_repo.fold_pending`` adds it to the figures."""
     deltas = assessment.contributions(event.type, event.payload)
     if not deltas:
         return False
-    return repo.apply_figures(event.township_id, assessment.period_keys(event.time, timezone), deltas, event.id)
+    return figures_repo.record(event.township_id, assessment.period_keys(event.time, timezone), deltas, event.id,
+                               event.time)
 
 
-def figures(repo: FeedbackRepository, township_id: str, query: Mapping[str, Any], now: datetime) -> list[dict]:
+def figures(repo: FiguresRepository, township_id: str, query: Mapping[str, Any], now: datetime) -> list[dict]:
     """Rows ``{key, counters..., rates...}`` of one dimension for one period, sorted by key."""
     at = query.get("at") or assessment.period_keys(now)[query["period"]]
     table = repo.read_figures(township_id, query["period"], at).get(query["dimension"], {})

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
+from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared.errors import EXPECTED
@@ -17,7 +18,7 @@ from township_shared.relay import EventRelay
 from township_shared.service import Clock, load, rpc
 
 from . import handlers
-from .dependencies import FeedbackStore, Settings
+from .dependencies import FeedbackStore, FiguresStore, Settings
 from .repository import OUTBOX_COLLECTIONS
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class FeedbackService:
     name = "feedback"
 
     repo = FeedbackStore()
+    figures = FiguresStore()
     clock = Clock()
     settings = Settings()
     events = EventRelay(*OUTBOX_COLLECTIONS)
@@ -37,9 +39,21 @@ class FeedbackService:
     metrics = Metrics()
 
     def _fold(self, body, event_type):
-        handlers.fold_event(self.repo, load_event(body, event_type), self.settings.timezone)
+        """Journal the event (its message is acknowledged once that write is done), then fold what is pending.
+        A failed fold is left to the ``fold_figures`` timer: the event is safe in the journal."""
+        if handlers.record_event(self.figures, load_event(body, event_type), self.settings.timezone):
+            try:
+                self.figures.fold_pending(self.clock.now)
+            except Exception:
+                log.warning("folding figures failed; the fold_figures timer retries", exc_info=True)
 
-    # assessment figures, folded from events (idempotent by event id) -----------------------------------------
+    # assessment figures, folded from events (idempotent by event id, decision 28) --------------------------
+    @timer(interval=2)
+    def fold_figures(self):
+        """Fold what a failed fold left pending, and finish batches whose fold stopped midway (a crash)."""
+        self.figures.recover(self.clock.now)
+        self.figures.fold_pending(self.clock.now)
+
     @event_handler("dispatch", "task_assigned", requeue_on_error=True)
     @consumer
     def fold_task_assigned(self, body):
@@ -150,7 +164,7 @@ class FeedbackService:
 
     # assessment ----------------------------------------------------------------------------------------------
     def _rows(self, township_id, query):
-        return handlers.figures(self.repo, township_id, query, self.clock.now())
+        return handlers.figures(self.figures, township_id, query, self.clock.now())
 
     @rpc(expected_exceptions=EXPECTED)
     def assessment(self, township_id, query):
