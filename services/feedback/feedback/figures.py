@@ -198,9 +198,11 @@ class FiguresRepository:
                 return True
 
     # reading -------------------------------------------------------------------------------------------------
-    def read_figures(self, township_id: str, period: str, at: str) -> dict[str, Any]:
-        """The counters of one period: ``{dimension: {key: {counter: n}}}`` (empty when nothing counted)."""
-        doc = self.periods[period].find_one({"_id": f"{township_id}:{at}"}, {"c": 1})
+    def read_figures(self, township_id: str, period: str, at: str, dimension: str | None = None) -> dict[str, Any]:
+        """The counters of one period: ``{dimension: {key: {counter: n}}}`` (empty when nothing counted); with
+        ``dimension``, only that dimension's table is read."""
+        doc = self.periods[period].find_one({"_id": f"{township_id}:{at}"},
+                                            {f"c.{dimension}" if dimension else "c": 1})
         return doc.get("c", {}) if doc else {}
 
     # historical import ---------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def record_event(figures_repo: FiguresRepository, event: Event, timezone: str = 
 def figures(repo: FiguresRepository, township_id: str, query: Mapping[str, Any], now: datetime) -> list[dict]:
     """Rows ``{key, counters..., rates...}`` of one dimension for one period, sorted by key."""
     at = query.get("at") or assessment.period_keys(now)[query["period"]]
-    table = repo.read_figures(township_id, query["period"], at).get(query["dimension"], {})
+    table = repo.read_figures(township_id, query["period"], at, query["dimension"]).get(query["dimension"], {})
     rows = []
     for key in sorted(table):
         if query.get("kind") and not key.startswith(query["kind"] + ":"):

@@ -58,6 +58,7 @@ def test_a_fold_adds_each_event_to_its_day_month_and_year(figures_repo, clock):
     assert every_period(figures_repo, NEXT_YEAR) == [1, 1, 1]
     assert figures_repo.read_figures("qingshui", "month", "2026-11")["village"]["dongpo"]["dispatched"] == 4
     assert figures_repo.read_figures("qingshui", "year", "2025") == {}
+    assert set(figures_repo.read_figures("qingshui", "month", "2026-11", "village")) == {"village"}
     assert figures_repo.pending() == 0
 
 
