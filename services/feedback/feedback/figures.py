@@ -1,5 +1,5 @@
 """Storage of the assessment figures: one document per township and local day, month and year, folded from events
-exactly once, in batches (decision 28, amending decisions 13 and 19).
+exactly once, in batches (decision 32, amending decisions 13 and 19).
 
 Collections of feedback's database:
 

@@ -47,7 +47,7 @@ class FeedbackService:
             except Exception:
                 log.warning("folding figures failed; the fold_figures timer retries", exc_info=True)
 
-    # assessment figures, folded from events (idempotent by event id, decision 28) --------------------------
+    # assessment figures, folded from events (idempotent by event id, decision 32) --------------------------
     @timer(interval=2)
     def fold_figures(self):
         """Fold what a failed fold left pending, and finish batches whose fold stopped midway (a crash)."""

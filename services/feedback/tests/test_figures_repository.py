@@ -1,4 +1,4 @@
-"""Figures on the real MongoDB-compatible server (decision 28): every event counts once in its day, month and year,
+"""Figures on the real MongoDB-compatible server (decision 32): every event counts once in its day, month and year,
 whenever it comes back and wherever a fold stops; the historical import fills months and years once."""
 from datetime import datetime, timedelta, timezone
 
