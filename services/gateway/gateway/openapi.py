@@ -43,6 +43,11 @@ OFFICE = {**ACTOR, "description": "must be office", "schema": {"type": "string",
 IDEMPOTENCY = _header("Idempotency-Key", "a retry with the same key and body returns the same case")
 
 
+def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    """One optional query parameter (``schema``: its JSON schema keywords, e.g. ``type="integer"``)."""
+    return {"in": "query", "name": name, "required": False, "description": description, "schema": schema}
+
+
 PATH_VARIABLE = re.compile(r"<(?:(\w+):)?(\w+)>")
 ROUTES_ATTR = "openapi_operations"
 HIDDEN_ATTR = "openapi_hidden"
@@ -57,7 +62,8 @@ def _path_parameter(name: str) -> dict[str, Any]:
 class Operation:
     """What ``/openapi.json`` says about one operation of a route, declared next to the route (:func:`operation`).
 
-    ``fixed`` names path variables that are a literal segment in this operation: a route
+    ``query`` is a marshmallow schema of the query string, or a list of query parameters (:func:`query`) for
+    a route whose service takes single arguments. ``fixed`` names path variables that are a literal segment in this operation: a route
     ``/api/v1/tasks/<task_id>/<command>`` is documented as one operation per command, each with its own body."""
 
     summary: str
@@ -138,7 +144,9 @@ def document(service_cls: type) -> dict[str, Any]:
         for op in getattr(fn, ROUTES_ATTR, ()):
             path, names = openapi_path(entrypoint.url, op.fixed)
             params = [*op.headers, *(_path_parameter(n) for n in names)]
-            if op.query is not None:
+            if isinstance(op.query, (list, tuple)):
+                params.extend(op.query)
+            elif op.query is not None:
                 params.append({"in": "query", "schema": op.query})
             responses = {
                 str(op.status): {"description": "success", "content": _content(op.media_type, op.response)},

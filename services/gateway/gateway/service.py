@@ -17,7 +17,8 @@ from township_shared.observability import Metrics
 from township_shared.service import load
 
 from . import openapi
-from .openapi import ACTOR, IDEMPOTENCY, OFFICE, TOWNSHIP, Operation, items, operation, operations, undocumented
+from .openapi import (ACTOR, IDEMPOTENCY, OFFICE, TOWNSHIP, Operation, items, operation, operations, query,
+                      undocumented)
 from .dependencies import Broker, HealthProbe, RpcProxy
 from .http import (actor_of, api, http, json_response, office_of, query_args, read_json, read_json_or_empty,
                    reviewer_of, township_of)
@@ -259,6 +260,7 @@ class GatewayService:
         return json_response(201, report, {"Location": f"/api/v1/reports/{report['id']}"})
 
     @operation("Reports (an organisation sees its own)", headers=(TOWNSHIP, ACTOR),
+               query=[query("status", "only reports in this state", type="string", enum=list(fb.REPORT_STATUSES))],
                response=items(fb.ReportViewSchema), errors=(400,))
     @http("GET", "/api/v1/reports")
     @api
@@ -351,7 +353,9 @@ class GatewayService:
         body = generate_latest(REGISTRY) + generate_latest(registry)
         return Response(body, status=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @operation("Messages a service could not use (office)", headers=(OFFICE,), errors=(400, 403))
+    @operation("Messages a service could not use (office)", headers=(OFFICE,),
+               query=[query("limit", "at most this many (default 50)", type="integer", minimum=1, maximum=500)],
+               errors=(400, 403))
     @http("GET", "/api/v1/dead-letters")
     @api
     def dead_letters(self, request):
