@@ -24,15 +24,25 @@ from .errors import ValidationFailed, flatten_messages
 from .schemas.bounds import AwareDateTime, Integer, check_json
 
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {}
+PUBLISHERS: dict[str, str] = {}  # event type -> the one service that announces it
 
 
-def register(event_type: str, version: int):
-    """Class decorator: declare ``schema_cls`` as the payload schema of ``event_type`` at ``version``."""
+class NotThePublisher(ValueError):
+    """A service tried to publish an event type another service owns."""
+
+
+def register(event_type: str, version: int, publisher: str):
+    """Class decorator: declare ``schema_cls`` as the payload schema of ``event_type`` at ``version``, an event
+    only ``publisher`` announces (one authority per fact: every other service asks it or reacts)."""
 
     def decorate(schema_cls: type[Schema]) -> type[Schema]:
+        owner = PUBLISHERS.setdefault(event_type, publisher)
+        if owner != publisher:
+            raise NotThePublisher(f"{event_type} is published by {owner}, not {publisher}")
         PAYLOAD_SCHEMAS[(event_type, version)] = schema_cls
         schema_cls.event_type = event_type
         schema_cls.event_version = version
+        schema_cls.publisher = publisher
         return schema_cls
 
     return decorate
@@ -66,7 +76,10 @@ class Event:
 
 def make_event(schema_cls: type[Schema], payload: dict[str, Any], *, source: str, township_id: str,
                correlation_id: str | None, time: datetime | None = None) -> dict[str, Any]:
-    """Build a wire-ready envelope (a JSON-able dict) for a payload, validating it against its schema first."""
+    """Build a wire-ready envelope (a JSON-able dict) for a payload, validating it against its schema first.
+    Raises :class:`NotThePublisher` when ``source`` does not own the event type."""
+    if source != schema_cls.publisher:
+        raise NotThePublisher(f"{source} cannot publish {schema_cls.event_type}: {schema_cls.publisher} owns it")
     schema = schema_cls()
     errors = schema.validate(schema.dump(payload))
     if errors:

@@ -58,7 +58,7 @@ def consumers(dispatch_repo, feedback_repo):
                               dead_letters=Sink())
     feedback = worker_factory(FeedbackService, repo=feedback_repo, clock=FixedClock(), settings=settings_,
                               dead_letters=Sink())
-    return [(dispatch, "receive_demand"), (dispatch, "reopen_case"), (dispatch, "close_after_callback"),
+    return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
             (feedback, "fold_callback_recorded")]
 

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from township_shared.errors import Conflict, NotFound, ValidationFailed
 from township_shared.schemas import dispatch as ev
+from township_shared.schemas.dispatch import CaseReopenedV1
 
 OPEN_TASK_STATES = ("assigned", "signed", "in_progress", "extension_requested")
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -111,8 +112,12 @@ def community_candidates(members: Iterable[Mapping[str, Any]], category: str, vi
 
 # ---- assignment ----------------------------------------------------------------------------------------------
 def _history(case: dict[str, Any], now: datetime, who: str, what: str, why: str | None = None,
-             task_id: str | None = None) -> None:
-    case.setdefault("history", []).append({"at": now, "who": who, "what": what, "why": why, "task_id": task_id})
+             task_id: str | None = None, step: str | None = None) -> None:
+    """Record who did what and why. ``step`` marks the entries the public timeline shows (:data:`PUBLIC_STEPS`)."""
+    entry = {"at": now, "who": who, "what": what, "why": why, "task_id": task_id}
+    if step:
+        entry["step"] = step
+    case.setdefault("history", []).append(entry)
 
 
 def _task_fact(case: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,10 +130,11 @@ def open_tasks(case: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def to_triage(case: dict[str, Any], now: datetime, reason: str, candidates: Sequence[str] = (),
-              who: str = "system") -> Events:
-    case["status"] = "triage"
+              who: str = "system", status: str = "triage") -> Events:
+    """Queue the case for the office: ``triage``, or ``duplicate`` for a demand linked to an open case."""
+    case["status"] = status
     case["triage"] = {"reason": reason, "candidates": list(candidates), "since": now}
-    _history(case, now, who, "queued for triage", reason)
+    _history(case, now, who, "queued for triage", reason, step=status)
     return [(ev.CaseTriagedV1, {"case_id": case["_id"], "case_number": case["case_number"], "reason": reason,
                                 "candidates": list(candidates)})]
 
@@ -151,7 +157,8 @@ def assign(case: dict[str, Any], route: Route, now: datetime, policy: Policy, ha
                 "role": role, "status": "assigned", "assigned_at": now, "sign_deadline": sign_deadline,
                 "handling_deadline": handling_deadline, "alarms": []}
         tasks.append(task)
-        _history(case, now, by, f"assigned to {task['assignee_key']} as {role}", route.reason, task["id"])
+        _history(case, now, by, f"assigned to {task['assignee_key']} as {role}", route.reason, task["id"],
+                 step="assigned")
         events.append((ev.TaskAssignedV1, {**_task_fact(case, task), "urgency": case["urgency"],
                                            "assigned_at": now, "sign_deadline": sign_deadline,
                                            "handling_deadline": handling_deadline}))
@@ -216,7 +223,7 @@ def _sign(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events:
     task.update(status=a.target, signed_at=a.now, signed_within_deadline=within)
     if task["role"] == "lead":
         case["status"] = "in_progress"
-    _history(case, a.now, a.actor, "signed", a.args.get("note"), task["id"])
+    _history(case, a.now, a.actor, "signed", a.args.get("note"), task["id"], step="signed")
     return [(ev.TaskSignedV1, {**a.fact, "signed_at": a.now, "within_deadline": within, "lead_now": False})]
 
 
@@ -226,7 +233,7 @@ def _return(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Events
     reason = a.args["reason"]
     task.update(status=a.target, returned_at=a.now, return_reason=reason)
     case["returns"] = case.get("returns", 0) + 1
-    _history(case, a.now, a.actor, "returned", reason, task["id"])
+    _history(case, a.now, a.actor, "returned", reason, task["id"], step="returned")
     events: Events = [(ev.TaskReturnedV1, {**a.fact, "reason": reason, "returns": case["returns"]})]
     if task["role"] == "lead":
         events.extend(_after_lead_returned(case, task, a.now))
@@ -251,7 +258,8 @@ def _request_extension(case: dict[str, Any], task: dict[str, Any], a: TaskAction
         raise ValidationFailed({"until": ["must be after the current handling deadline "
                                           f"{task['handling_deadline'].isoformat()}"]})
     task.update(status=a.target, extension={"requested_at": a.now, "until": until, "reason": reason})
-    _history(case, a.now, a.actor, f"extension requested until {until.isoformat()}", reason, task["id"])
+    _history(case, a.now, a.actor, f"extension requested until {until.isoformat()}", reason, task["id"],
+             step="extension_requested")
     return [(ev.TaskExtensionRequestedV1, {**a.fact, "until": until, "reason": reason})]
 
 
@@ -264,7 +272,8 @@ def _decide_extension(case: dict[str, Any], task: dict[str, Any], a: TaskAction)
         task["handling_deadline"] = ext["until"]
         task["alarms"] = [alarm for alarm in task.get("alarms", []) if not alarm.startswith("handling")]
     task["status"] = a.target
-    _history(case, a.now, a.actor, "extension " + ("approved" if approved else "refused"), reason, task["id"])
+    _history(case, a.now, a.actor, "extension " + ("approved" if approved else "refused"), reason, task["id"],
+             step="extension_decided")
     return [(ev.TaskExtensionDecidedV1, {**a.fact, "approved": approved,
                                          "handling_deadline": task["handling_deadline"], "reason": reason})]
 
@@ -275,7 +284,7 @@ def _complete(case: dict[str, Any], task: dict[str, Any], a: TaskAction) -> Even
                 reply_attachments=list(a.args.get("attachments") or []), completed_on_time=on_time)
     if task["role"] == "lead":
         case["status"] = "completed"
-    _history(case, a.now, a.actor, "completed", a.args["reply"], task["id"])
+    _history(case, a.now, a.actor, "completed", a.args["reply"], task["id"], step="completed")
     return [(ev.TaskCompletedV1, {**a.fact, "reply": a.args["reply"], "attachments": task["reply_attachments"],
                                   "completed_at": a.now, "on_time": on_time,
                                   "handling_seconds": (a.now - task["assigned_at"]).total_seconds()})]
@@ -303,17 +312,47 @@ def _after_lead_returned(case: dict[str, Any], task: dict[str, Any], now: dateti
 
 
 # ---- after the callback --------------------------------------------------------------------------------------
+def _lead_of_callback(case: Mapping[str, Any], callback_id: str) -> dict[str, Any] | None:
+    """The completed lead task a callback is about (a callback's id is its task's id), if it is the case's
+    latest completion: a callback of a superseded completion no longer moves the case."""
+    completed = [t for t in case.get("tasks", []) if t["role"] == "lead" and t["status"] == "completed"]
+    return completed[-1] if completed and completed[-1]["id"] == callback_id else None
+
+
+def callback_under_way(case: dict[str, Any], now: datetime, callback_id: str) -> Events:
+    """Feedback recorded an attempt or an answer to review: a completed case is now in its callback."""
+    if case["status"] != "completed" or _lead_of_callback(case, callback_id) is None:
+        return []
+    case["status"] = "callback"
+    _history(case, now, "callback", "callback under way", None, callback_id, step="callback")
+    return []
+
+
+def conclude_callback(case: dict[str, Any], now: datetime, policy: Policy, fact: Mapping[str, Any],
+                      handling_deadline: datetime, unit_active: bool) -> Events:
+    """Feedback's ``callback_concluded``: close the case with the callback's outcome, or reopen it for a redo
+    (announcing ``case_reopened``). Only the conclusion of the latest completion of an open case counts."""
+    if case["status"] not in ("completed", "callback") or _lead_of_callback(case, fact["callback_id"]) is None:
+        return []
+    if fact["outcome"] != "redo":
+        return close(case, fact["outcome"], fact["reason"], "callback", now, policy)
+    reopened = (CaseReopenedV1, {k: fact[k] for k in ("case_id", "callback_id", "unit", "village", "category",
+                                                        "reason", "stage")})
+    return [reopened] + reopen(case, now, policy, fact["reason"], fact["unit"], fact["stage"], handling_deadline,
+                               unit_active)
+
+
 def reopen(case: dict[str, Any], now: datetime, policy: Policy, reason: str, unit: Mapping[str, str], stage: str,
            handling_deadline: datetime, unit_active: bool) -> Events:
     """Redo (重办): back to handling by the same lead (``stage`` handling) or to the office to route anew."""
     case["redos"] = case.get("redos", 0) + 1
-    _history(case, now, "feedback", "reopened for redo", reason)
+    _history(case, now, "callback", "reopened for redo", reason, step="reopened")
     if stage == "handling" and unit_active:
         route = Route(dict(unit), [], f"redo: {reason}")
-        return assign(case, route, now, policy, handling_deadline, "feedback", case.get("classified_by") or "office")
+        return assign(case, route, now, policy, handling_deadline, "callback", case.get("classified_by") or "office")
     for task in open_tasks(case):
         task["status"] = "cancelled"
-        _history(case, now, "feedback", "task cancelled: redo goes back to triage", reason, task["id"])
+        _history(case, now, "callback", "task cancelled: redo goes back to triage", reason, task["id"])
     return to_triage(case, now, f"redo: {reason}")
 
 
@@ -326,7 +365,7 @@ def close(case: dict[str, Any], outcome: str, reason: str, by: str, now: datetim
         _history(case, now, by, "task cancelled: case closed", reason, task["id"])
     case.update(status="closed", closed={"at": now, "outcome": outcome, "reason": reason, "by": by})
     case.pop("triage", None)
-    _history(case, now, by, f"closed ({outcome})", reason)
+    _history(case, now, by, f"closed ({outcome})", reason, step="closed")
     refresh(case, policy)
     return [(ev.CaseClosedV1, {"case_id": case["_id"], "outcome": outcome, "reason": reason, "by": by})]
 
@@ -334,7 +373,7 @@ def close(case: dict[str, Any], outcome: str, reason: str, by: str, now: datetim
 def escalate(case: dict[str, Any], now: datetime, reason: str, detail: str,
              units: Sequence[Mapping[str, str]] = ()) -> Events:
     case.setdefault("escalations", []).append({"at": now, "reason": reason, "detail": detail})
-    _history(case, now, "system", f"escalated ({reason})", detail)
+    _history(case, now, "system", f"escalated ({reason})", detail, step="escalated")
     return [(ev.CaseEscalatedV1, {"case_id": case["_id"], "case_number": case["case_number"], "reason": reason,
                                   "detail": detail, "units": [dict(u) for u in units]})]
 
@@ -364,6 +403,67 @@ def report(case: dict[str, Any], actor: str, now: datetime) -> dict[str, Any]:
     entry["on_time"] = now <= summons["report_deadline"]
     _history(case, now, actor, "reported to the whistle" + ("" if entry["on_time"] else " (late)"))
     return entry
+
+
+# ---- the one status and the public timeline --------------------------------------------------------------------
+PUBLIC_STEPS = ev.TIMELINE_STEPS
+
+
+def announce_status(case: dict[str, Any], before: tuple[str, str | None], now: datetime) -> Events:
+    """``case_status_changed`` when a change moved the case's status (or its outcome) from ``before``; counts
+    the changes in ``status_seq`` so readers can drop an announcement that arrives after a later one."""
+    after = (case["status"], (case.get("closed") or {}).get("outcome"))
+    if after == before:
+        return []
+    case["status_seq"] = case.get("status_seq", 0) + 1
+    case["status_since"] = now
+    return [(ev.CaseStatusChangedV1, {"case_id": case["_id"], "case_number": case["case_number"],
+                                      "status": after[0], "outcome": after[1], "since": now,
+                                      "seq": case["status_seq"]})]
+
+
+def status_of(case: Mapping[str, Any]) -> tuple[str, str | None]:
+    return case["status"], (case.get("closed") or {}).get("outcome")
+
+
+def public_holder(ref: Mapping[str, str], names: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """Who has the case, as a resident may see it: a unit or organisation by its public names (zh, en); a Party
+    member or volunteer only by role, never by a person's name."""
+    if ref["kind"] in ("unit", "social_org"):
+        return {"kind": ref["kind"], "names": names.get(actor_key(ref))}
+    return {"kind": ref["kind"], "names": None}
+
+
+def timeline(case: Mapping[str, Any], names: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """The public timeline of a case (like 12345's and FixMyStreet's): each step with when it happened and who
+    had the case, the unit's reply, and when and why it closed. Never a staff member's name, a Party member's
+    name, a phone number, a return reason or an internal note."""
+    tasks = {t["id"]: t for t in case.get("tasks", [])}
+    entries: list[dict[str, Any]] = [{"at": case["received_at"], "step": "received", "holder": None, "text": None}]
+    for item in case.get("history", []):
+        step = item.get("step")
+        if step not in PUBLIC_STEPS:
+            continue
+        task = tasks.get(item.get("task_id") or "")
+        holder = public_holder(task["assignee"], names) if task else None
+        if step in ("assigned", "signed", "extension_requested", "extension_decided") and task \
+                and task["role"] != "lead":
+            continue
+        text = None
+        if step == "completed":
+            if not task or task["role"] != "lead":
+                continue
+            text = item.get("why")
+        elif step == "closed":
+            text = item.get("why")
+        entries.append({"at": item["at"], "step": step, "holder": holder, "text": text})
+    lead = next((t for t in reversed(case.get("tasks", [])) if t["role"] == "lead"
+                 and t["status"] in OPEN_TASK_STATES + ("completed",)), None)
+    status, outcome = status_of(case)
+    return {"case_id": case["_id"], "case_number": case["case_number"], "status": status, "outcome": outcome,
+            "since": case.get("status_since") or case["received_at"],
+            "holder": public_holder(lead["assignee"], names) if lead and status != "closed" else None,
+            "closed_at": (case.get("closed") or {}).get("at"), "entries": entries}
 
 
 # ---- deadlines -----------------------------------------------------------------------------------------------

@@ -75,7 +75,8 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
     if settings is None:
         events = domain.to_triage(case, now, f"township {event.township_id} has no dispatch settings")
     elif p["duplicate_of"]:
-        events = domain.to_triage(case, now, f"duplicate of case {p['duplicate_of']}", (p["duplicate_of"],))
+        events = domain.to_triage(case, now, f"duplicate of case {p['duplicate_of']}", (p["duplicate_of"],),
+                                  status="duplicate")
     else:
         if case["category"] is None:
             found = classify(f"{p['title']} {p['description']}",
@@ -96,6 +97,7 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
             else:
                 events = domain.to_triage(case, now, route.reason, route.candidates)
     domain.refresh(case, policy)
+    events = events + domain.announce_status(case, ("received", None), now)
     stored = repo.insert_case(case, envelopes(case, events, now))
     if stored is None:
         if reserved:
@@ -113,7 +115,9 @@ def mutate(repo: DispatchRepository, load: Callable[[], dict[str, Any] | None], 
     def apply(case):
         before.clear()
         before.update({t["id"]: t["status"] for t in case.get("tasks", [])})
+        status = domain.status_of(case)
         events, result = change(case)
+        events = list(events) + domain.announce_status(case, status, now)
         return envelopes(case, events, now), (case, result)
 
     saved, (case, result) = store.mutate(load, apply, repo.save_case, missing)
@@ -214,43 +218,46 @@ def _once(case: dict[str, Any], event_id: str) -> bool:
     return True
 
 
-def reopen_case(repo: DispatchRepository, now: datetime, policy: domain.Policy, calendar: WorkCalendar,
-                event: Event) -> dict[str, Any] | None:
-    """Apply feedback's ``case_reopened``: a new task for the same lead, or triage. Idempotent by event id."""
+def callback_under_way(repo: DispatchRepository, now: datetime, policy: domain.Policy,
+                       event: Event) -> dict[str, Any] | None:
+    """Feedback's ``callback_recorded``: the case of a completion whose callback started is in ``callback``.
+    Idempotent: the change applies once (a redelivery finds the case past ``completed``)."""
+    p = event.payload
+    if p["final"] and p["outcome"] != "needs_review":
+        return None  # a conclusion follows as callback_concluded
+    if repo.get_case(event.township_id, p["case_id"]) is None:
+        return None
+    saved, _ = mutate(repo, lambda: repo.get_case(event.township_id, p["case_id"]),
+                      lambda case: (domain.callback_under_way(case, now, p["callback_id"]), None), now, "gone")
+    return saved
+
+
+def conclude_callback(repo: DispatchRepository, now: datetime, policy: domain.Policy, calendar: WorkCalendar,
+                      event: Event) -> dict[str, Any] | None:
+    """Feedback's ``callback_concluded``: dispatch closes the case (announcing ``case_closed``) or reopens it for
+    a redo (``case_reopened``, then a new task for the same lead, or triage). Idempotent by event id."""
     p = event.payload
     settings = repo.settings(event.township_id)
     if settings is None or repo.get_case(event.township_id, p["case_id"]) is None:
         return None
-    unit = repo.get_actor(event.township_id, p["unit"]["kind"], p["unit"]["id"])
-    active = bool(unit and unit.get("active", True))
-    if active and p["unit"]["kind"] in MEMBER_KINDS and p["stage"] == "handling":
-        active = repo.reserve_member(event.township_id, p["unit"]["kind"], p["unit"]["id"])
+    member_redo = p["outcome"] == "redo" and p["stage"] == "handling" and p["unit"]["kind"] in MEMBER_KINDS
+    active = False
+    if p["outcome"] == "redo":
+        unit = repo.get_actor(event.township_id, p["unit"]["kind"], p["unit"]["id"])
+        active = bool(unit and unit.get("active", True))
+        if active and member_redo:
+            active = repo.reserve_member(event.township_id, p["unit"]["kind"], p["unit"]["id"])
 
     def change(case):
-        if not _once(case, event.id) or case["status"] == "closed":
+        if not _once(case, event.id):
             return [], False
         deadline = _handling_deadline(settings, calendar, case.get("category") or "", now)
-        return domain.reopen(case, now, policy, p["reason"], p["unit"], p["stage"], deadline, active), True
+        events = domain.conclude_callback(case, now, policy, p, deadline, active)
+        return events, bool(events)
 
     saved, applied = mutate(repo, lambda: repo.get_case(event.township_id, p["case_id"]), change, now, "gone")
-    if not applied and active and p["unit"]["kind"] in MEMBER_KINDS and p["stage"] == "handling":
+    if not applied and active and member_redo:
         repo.release_member(event.township_id, p["unit"]["kind"], p["unit"]["id"])
-    return saved
-
-
-def close_after_callback(repo: DispatchRepository, now: datetime, policy: domain.Policy,
-                         event: Event) -> dict[str, Any] | None:
-    """Apply feedback's ``case_closed``; the fact is already announced, so no event is published again."""
-    p = event.payload
-    if repo.get_case(event.township_id, p["case_id"]) is None:
-        return None
-
-    def change(case):
-        if _once(case, event.id) and case["status"] != "closed":
-            domain.close(case, p["outcome"], p["reason"], p["by"], now, policy)
-        return [], None
-
-    saved, _ = mutate(repo, lambda: repo.get_case(event.township_id, p["case_id"]), change, now, "gone")
     return saved
 
 
@@ -311,6 +318,23 @@ def case_for(repo: DispatchRepository, township_id: str, case_id: str, actor: st
     if not visible:
         raise NotFound(f"no case {case_id!r}", id=case_id)
     return case
+
+
+def timeline_of(repo: DispatchRepository, township_id: str, case_id: str) -> dict[str, Any]:
+    """The public timeline of a case (no names of staff or members, no phones)."""
+    settings_or_404(repo, township_id)
+    case = repo.get_case(township_id, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id!r}", id=case_id)
+    names = {}
+    for task in case.get("tasks", []):
+        ref = task["assignee"]
+        if ref["kind"] in ("unit", "social_org") and domain.actor_key(ref) not in names:
+            actor = (repo.routing_unit(township_id, ref["id"]) if ref["kind"] == "unit"
+                     else repo.get_actor(township_id, ref["kind"], ref["id"]))
+            if actor and actor.get("names"):
+                names[domain.actor_key(ref)] = {"zh": actor["names"]["zh"], "en": actor["names"]["en"]}
+    return domain.timeline(case, names)
 
 
 def case_view(case: Mapping[str, Any], actor: str) -> dict[str, Any]:

@@ -157,7 +157,7 @@ class DispatchRepository:
         return store.save(self.cases, case, events, OPTIONAL)
 
     def triage_queue(self, township_id: str, limit: int) -> list[dict[str, Any]]:
-        return list(self.cases.find({"township_id": township_id, "status": "triage"})
+        return list(self.cases.find({"township_id": township_id, "status": {"$in": ["triage", "duplicate"]}})
                     .sort("received_at", ASCENDING).limit(limit))
 
     def cases_of(self, township_id: str, actor_key: str, open_only: bool) -> list[dict[str, Any]]:

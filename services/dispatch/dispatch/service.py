@@ -46,26 +46,26 @@ class DispatchService:
                                        event)
         if case is None:
             log.info("demand_received %s was handled before; nothing to do", event.id)
-        elif case["status"] == "triage":
+        elif case["status"] in ("triage", "duplicate"):
             log.info("case %s waits for triage: %s", case["case_number"], case["triage"]["reason"])
         else:
             log.info("case %s routed to %s", case["case_number"], ", ".join(case["open_assignees"]))
         self._flush(case)
 
-    @event_handler("feedback", "case_reopened", requeue_on_error=True)
+    @event_handler("feedback", "callback_recorded", requeue_on_error=True)
     @consumer
-    def reopen_case(self, body):
-        """Redo after an unsatisfactory callback."""
-        event = load_event(body, "case_reopened")
-        self._flush(handlers.reopen_case(self.repo, self.clock.now(), self.routing.policy, self.routing.calendar,
-                                         event))
+    def callback_under_way(self, body):
+        """The office is calling the resident back: the case is in ``callback``."""
+        event = load_event(body, "callback_recorded")
+        self._flush(handlers.callback_under_way(self.repo, self.clock.now(), self.routing.policy, event))
 
-    @event_handler("feedback", "case_closed", requeue_on_error=True)
+    @event_handler("feedback", "callback_concluded", requeue_on_error=True)
     @consumer
-    def close_after_callback(self, body):
-        """The callback closed the case (resolved, unresolved with a reason, or unreached)."""
-        event = load_event(body, "case_closed")
-        handlers.close_after_callback(self.repo, self.clock.now(), self.routing.policy, event)
+    def conclude_callback(self, body):
+        """The callback concluded: close the case with its outcome, or reopen it for a redo."""
+        event = load_event(body, "callback_concluded")
+        self._flush(handlers.conclude_callback(self.repo, self.clock.now(), self.routing.policy,
+                                               self.routing.calendar, event))
 
     @rpc(expected_exceptions=EXPECTED)
     def act_on_task(self, township_id, actor, task_id, command, args=None):
@@ -90,6 +90,10 @@ class DispatchService:
     @rpc(expected_exceptions=EXPECTED)
     def get_case(self, township_id, actor, case_id):
         return self._view(handlers.case_for(self.repo, township_id, case_id, actor), actor)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_timeline(self, township_id, case_id):
+        return s.TimelineSchema().dump(handlers.timeline_of(self.repo, township_id, case_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_triage(self, township_id, limit=100):

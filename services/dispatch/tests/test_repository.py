@@ -48,7 +48,9 @@ def test_demand_is_routed_with_working_day_deadline_and_pending_events(drepo):
     lead, co = case["tasks"]
     assert (lead["assignee_key"], co["assignee_key"]) == ("unit:water_station", "unit:vc_dongpo")
     assert lead["handling_deadline"] == CALENDAR.add_working_days(T0, 5)
-    assert [e["type"] for e in case["outbox"]] == ["case_routed", "task_assigned", "task_assigned"]
+    assert [e["type"] for e in case["outbox"]] == ["case_routed", "task_assigned", "task_assigned",
+                                                   "case_status_changed"]
+    assert case["outbox"][-1]["payload"]["status"] == "dispatched" and case["outbox"][-1]["payload"]["seq"] == 1
     assert drepo.due_alarms(T0 + timedelta(hours=1, minutes=31)) and not drepo.due_alarms(T0 + timedelta(hours=1))
 
 

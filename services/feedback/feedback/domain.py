@@ -3,9 +3,12 @@
 Callback of a completed case: the office phones the resident (attempts are counted; after ``max_attempts``
 failures the case closes as unreached) or the resident answers through a one-time link. A satisfied resolution
 (resolved, and very satisfied / satisfied / basically satisfied) closes the case resolved. Anything else needs
-the reason class, decided by the office: on the unit's side -> redo (``case_reopened``); outside the unit (policy,
-an unlawful demand, other) -> closed, ``resolved`` if the resident said it was resolved, else ``unresolved``, with
-that reason. A link answer that is not a satisfied resolution waits for the office (``needs_review``).
+the reason class, decided by the office: on the unit's side -> redo; outside the unit (policy, an unlawful demand,
+other) -> ``resolved`` if the resident said it was resolved, else ``unresolved``, with that reason. A link answer
+that is not a satisfied resolution waits for the office (``needs_review``).
+
+Feedback announces only its own facts: ``callback_recorded`` for every attempt and answer, and
+``callback_concluded`` with the outcome. The case is dispatch's: dispatch closes or reopens it and says so.
 """
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from township_shared.errors import Conflict, ValidationFailed
-from township_shared.schemas import dispatch as dev
 from township_shared.schemas import feedback as fev
 
 Events = list[tuple[type, dict[str, Any]]]
@@ -51,10 +53,12 @@ def record_attempt(cb: dict[str, Any], now: datetime, by: str, note: str | None,
     if final:
         cb.update(status="closed", outcome="unreached", closed_at=now)
         cb.pop("token", None)
-        events.append((dev.CaseClosedV1, {"case_id": cb["case_id"], "outcome": "unreached",
-                                          "reason": f"resident not reached after {len(cb['attempts'])} attempts",
-                                          "by": "feedback"}))
+        events.append(_concluded(cb, "unreached", f"resident not reached after {len(cb['attempts'])} attempts"))
     return events
+
+
+def _concluded(cb: Mapping[str, Any], outcome: str, reason: str, stage: str | None = None):
+    return (fev.CallbackConcludedV1, {**_unit_fact(cb), "outcome": outcome, "reason": reason, "stage": stage})
 
 
 def satisfied_resolution(answer: Mapping[str, Any]) -> bool:
@@ -66,10 +70,9 @@ def _decide(cb: dict[str, Any], now: datetime, reason_class: str, note: str, sta
     cb.update(reason_class=reason_class, decided_by=by, decided_at=now, status="closed", closed_at=now)
     if reason_class == "unit":
         cb["outcome"] = "redo"
-        return [(fev.CaseReopenedV1, {**_unit_fact(cb), "reason": note, "stage": stage})]
+        return [_concluded(cb, "redo", note, stage)]
     cb["outcome"] = "resolved" if answer["resolved"] else "unresolved"
-    return [(dev.CaseClosedV1, {"case_id": cb["case_id"], "outcome": cb["outcome"],
-                                "reason": f"{reason_class}: {note}", "by": "feedback"})]
+    return [_concluded(cb, cb["outcome"], f"{reason_class}: {note}")]
 
 
 def record_answer(cb: dict[str, Any], now: datetime, answer: Mapping[str, Any], channel: str, by: str) -> Events:
@@ -84,8 +87,7 @@ def record_answer(cb: dict[str, Any], now: datetime, answer: Mapping[str, Any], 
                                                  + ", ".join(fev.REASON_CLASSES)]})
     if good:
         cb.update(status="closed", outcome="resolved", closed_at=now)
-        follow: Events = [(dev.CaseClosedV1, {"case_id": cb["case_id"], "outcome": "resolved",
-                                              "reason": "resident confirmed the resolution", "by": "feedback"})]
+        follow: Events = [_concluded(cb, "resolved", "resident confirmed the resolution")]
     elif channel == "phone":
         follow = _decide(cb, now, answer["reason_class"], answer.get("note") or answer.get("comment") or
                          answer["reason_class"], answer.get("redo_stage", "handling"), by)

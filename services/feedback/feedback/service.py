@@ -22,8 +22,8 @@ from .dependencies import FeedbackStore, FiguresStore, Settings
 from .repository import OUTBOX_COLLECTIONS
 
 log = logging.getLogger(__name__)
-FOLDED = {"dispatch": ("task_assigned", "task_signed", "task_returned", "task_completed"),
-          "feedback": ("callback_recorded", "case_reopened")}
+FOLDED = {"dispatch": ("task_assigned", "task_signed", "task_returned", "task_completed", "case_reopened"),
+          "feedback": ("callback_recorded",)}
 
 
 class FeedbackService:
@@ -79,7 +79,7 @@ class FeedbackService:
     def fold_callback_recorded(self, body):
         self._fold(body, "callback_recorded")
 
-    @event_handler("feedback", "case_reopened", requeue_on_error=True)
+    @event_handler("dispatch", "case_reopened", requeue_on_error=True)
     @consumer
     def fold_case_reopened(self, body):
         self._fold(body, "case_reopened")

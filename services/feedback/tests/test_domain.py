@@ -25,7 +25,7 @@ def answer(resolved=True, satisfaction="satisfied", **over):
 def test_satisfied_resolution_closes_resolved():
     cb = callback()
     events = domain.record_answer(cb, T0, answer(), "phone", "office")
-    assert types(events) == ["callback_recorded", "case_closed"]
+    assert types(events) == ["callback_recorded", "callback_concluded"]
     assert events[1][1]["outcome"] == "resolved" and cb["status"] == "closed" and "token" not in cb
 
 
@@ -38,8 +38,9 @@ def test_unit_side_dissatisfaction_is_a_redo():
     cb = callback()
     events = domain.record_answer(cb, T0, answer(False, "dissatisfied", reason_class="unit", note="没修好"),
                                   "phone", "office")
-    assert types(events) == ["callback_recorded", "case_reopened"]
+    assert types(events) == ["callback_recorded", "callback_concluded"]
     assert events[1][1]["unit"] == UNIT and events[1][1]["stage"] == "handling" and cb["outcome"] == "redo"
+    assert events[1][1]["outcome"] == "redo"
 
 
 def test_outside_reason_closes_unresolved_with_the_reason():
@@ -60,7 +61,8 @@ def test_link_answer_waits_for_the_office_then_is_classified_once():
     events = domain.record_answer(cb, T0, answer(False, "dissatisfied"), "link", "resident")
     assert types(events) == ["callback_recorded"] and cb["status"] == "needs_review"
     assert events[0][1]["outcome"] == "needs_review"
-    assert types(domain.classify(cb, T0, "unit", "返工", "dispatch", "office")) == ["case_reopened"]
+    concluded = domain.classify(cb, T0, "unit", "返工", "dispatch", "office")
+    assert types(concluded) == ["callback_concluded"] and concluded[0][1]["stage"] == "dispatch"
     with pytest.raises(Conflict):
         domain.classify(cb, T0, "unit", "again", "handling", "office")
 
@@ -70,7 +72,7 @@ def test_unreached_after_the_last_attempt_only():
     assert types(domain.record_attempt(cb, T0, "office", "无人接听", 3)) == ["callback_recorded"]
     domain.record_attempt(cb, T0, "office", None, 3)
     events = domain.record_attempt(cb, T0, "office", None, 3)
-    assert types(events) == ["callback_recorded", "case_closed"] and events[0][1]["final"] is True
+    assert types(events) == ["callback_recorded", "callback_concluded"] and events[0][1]["final"] is True
     assert events[1][1]["outcome"] == "unreached"
     with pytest.raises(Conflict):
         domain.record_answer(cb, T0, answer(), "phone", "office")
@@ -108,3 +110,11 @@ def test_hotspot_needs_the_minimum_inside_the_window_and_is_raised_once():
     assert [d["case_id"] for d in cluster] == ["c0", "c1", "c2", "c3", "c4"]
     active = T0 + timedelta(hours=28)
     assert domain.hotspot_after(demands(0, 1, 2, 3, 4, 5), active, T0 + timedelta(hours=5), 5, window) is None
+
+
+def test_feedback_never_announces_a_case_fact():
+    """One authority per fact: the case's closing and reopening are dispatch's to announce."""
+    cb = callback()
+    events = domain.record_answer(cb, T0, answer(False, "dissatisfied", reason_class="unit", note="x"), "phone",
+                                  "office")
+    assert all(schema.publisher == "feedback" for schema, _ in events)

@@ -5,6 +5,7 @@ import time
 import uuid
 
 from nameko.dependency_providers import Config
+from nameko.exceptions import RemoteError
 
 from werkzeug.wrappers import Response
 
@@ -100,6 +101,25 @@ class GatewayService:
     @api
     def get_demand(self, request, case_id):
         return json_response(200, self.intake.get_demand(self._township(request), case_id))
+
+    @operation("The public timeline of a case (no staff names, no phones)", headers=(TOWNSHIP,),
+               response=dp.TimelineSchema, errors=(404,))
+    @http("GET", "/api/v1/demands/<string:case_id>/timeline")
+    @api
+    def get_timeline(self, request, case_id):
+        """The public timeline; a demand dispatch has not seen yet is only ``received``."""
+        township = self._township(request)
+        try:
+            return json_response(200, self.dispatch.get_timeline(township, case_id))
+        except RemoteError as exc:
+            if exc.exc_type != "NotFound":
+                raise
+        demand = self.intake.get_demand(township, case_id)
+        return json_response(200, {
+            "case_id": demand["id"], "case_number": demand["case_number"], "status": demand["status"],
+            "outcome": demand.get("outcome"), "since": demand.get("status_since") or demand["received_at"],
+            "holder": None, "closed_at": None,
+            "entries": [{"at": demand["received_at"], "step": "received", "holder": None, "text": None}]})
 
     @operation("The township's villages", headers=(TOWNSHIP,), response=items(ref.VillageSchema), errors=(404,))
     @http("GET", "/api/v1/villages")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from township_shared import outbox
 from township_shared.errors import Conflict, NotFound, ValidationFailed
-from township_shared.events import make_event
+from township_shared.events import Event, make_event
 from township_shared.privacy import mask_phone
 from township_shared.schemas.common import OPEN_STATUSES
 from township_shared.schemas.demands import DemandReceivedV1
@@ -140,3 +140,9 @@ def public_view(case: dict[str, Any]) -> dict[str, Any]:
     view["id"] = case["_id"]
     view["reporter"] = {**case["reporter"], "phone": mask_phone(case["reporter"]["phone"])}
     return view
+
+
+def follow_status(repo: DemandRepository, event: Event) -> bool:
+    """Apply dispatch's ``case_status_changed`` if it is newer than what the case shows (by ``seq``)."""
+    p = event.payload
+    return repo.apply_status(event.township_id, p["case_id"], p["status"], p["outcome"], p["since"], p["seq"])

@@ -119,9 +119,12 @@ class DemandRepository:
                 raise IdempotencyKeyTaken() from None
             raise
 
-    def mark_closed(self, township_id: str, case_id: str, at: datetime, outcome: str) -> bool:
-        done = self.cases.update_one({"_id": case_id, "township_id": township_id, "status": {"$ne": "closed"}},
-                                     {"$set": {"status": "closed", "closed_at": at, "outcome": outcome}})
+    def apply_status(self, township_id: str, case_id: str, status: str, outcome: str | None, since: datetime,
+                     seq: int) -> bool:
+        """Show dispatch's status ``seq`` of a case unless a later one is shown already; True if applied."""
+        done = self.cases.update_one(
+            {"_id": case_id, "township_id": township_id, "status_seq": {"$not": {"$gte": seq}}},
+            {"$set": {"status": status, "outcome": outcome, "status_since": since, "status_seq": seq}})
         return done.modified_count == 1
 
     def by_idempotency_key(self, township_id: str, key: str) -> dict[str, Any] | None:

@@ -65,17 +65,9 @@ class IntakeService:
         handlers.reference_or_404(self.repo, township_id)
         return CategorySchema(many=True).dump(self.repo.list_categories(township_id))
 
-    @event_handler("dispatch", "case_closed", requeue_on_error=True)
+    @event_handler("dispatch", "case_status_changed", requeue_on_error=True)
     @consumer
-    def case_closed_by_office(self, body):
-        """A closed case is no longer open: later demands are not linked to it as duplicates."""
-        self._closed(body)
-
-    @event_handler("feedback", "case_closed", requeue_on_error=True)
-    @consumer
-    def case_closed_after_callback(self, body):
-        self._closed(body)
-
-    def _closed(self, body):
-        event = load_event(body, "case_closed")
-        self.repo.mark_closed(event.township_id, event.payload["case_id"], event.time, event.payload["outcome"])
+    def follow_case_status(self, body):
+        """Dispatch decides a case's status; intake shows the latest it was told (a late, older announcement
+        changes nothing). A closed case is no longer open: later demands are not linked to it as duplicates."""
+        handlers.follow_status(self.repo, load_event(body, "case_status_changed"))

@@ -156,3 +156,14 @@ def test_concurrent_numbering_of_a_fresh_township_gives_distinct_numbers(repo):
     numbers = list(pool.imap(lambda _: repo.next_numbers("brand-new", "20261129"), range(40)))
     assert sorted(seq for seq, _ in numbers) == list(range(1, 41))
     assert sorted(day for _, day in numbers) == list(range(1, 41))
+
+
+def test_status_follows_dispatch_and_a_late_older_announcement_changes_nothing(repo):
+    case = handlers.submit_demand(repo, T0, "qingshui", submission(7)).case
+    assert repo.apply_status("qingshui", case["_id"], "in_progress", None, T0 + timedelta(minutes=5), 3)
+    assert not repo.apply_status("qingshui", case["_id"], "dispatched", None, T0 + timedelta(minutes=1), 2)
+    assert not repo.apply_status("qingshui", case["_id"], "in_progress", None, T0 + timedelta(minutes=5), 3)
+    assert repo.apply_status("qingshui", case["_id"], "closed", "resolved", T0 + timedelta(hours=1), 4)
+    stored = repo.get_case("qingshui", case["_id"])
+    assert (stored["status"], stored["outcome"], stored["status_seq"]) == ("closed", "resolved", 4)
+    assert not repo.apply_status("baiyun", case["_id"], "triage", None, T0, 5)

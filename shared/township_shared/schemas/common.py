@@ -5,9 +5,13 @@ from .bounds import Float
 
 CHANNELS = ("hotline", "walk_in", "online", "grid_patrol", "village_committee")
 URGENCIES = ("emergency", "utilities", "general")
-# received: stored, waiting for dispatch; duplicate: linked to an open case, never dispatched itself.
-CASE_STATUSES = ("received", "duplicate", "triage", "dispatched", "in_progress", "completed", "closed")
-OPEN_STATUSES = ("received", "triage", "dispatched", "in_progress", "completed")
+# The one status of a case, decided by dispatch (intake shows it from ``case_status_changed``):
+# received: stored, not yet seen by dispatch; duplicate: linked to an open case, waits for the office, never
+# dispatched by itself; triage: waits for the office to route it; dispatched: tasks assigned, the lead has not
+# signed; in_progress: the lead signed; completed: the lead replied, the callback is not under way yet;
+# callback: the office is calling the resident back (or reviewing the answer); closed: with an outcome.
+CASE_STATUSES = ("received", "duplicate", "triage", "dispatched", "in_progress", "completed", "callback", "closed")
+OPEN_STATUSES = ("received", "triage", "dispatched", "in_progress", "completed", "callback")  # a duplicate links to these
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$", error="must be a lower-case code (a-z, 0-9, _ or -)")
 

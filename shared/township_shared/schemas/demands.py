@@ -65,7 +65,10 @@ class DemandSchema(StrictSchema):
     description = fields.String()
     urgency = fields.String()
     attachments = fields.List(fields.String())
-    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES),
+                           metadata={"description": "the one status of the case, as dispatch decided it"})
+    outcome = fields.String(allow_none=True, metadata={"description": "how a closed case ended"})
+    status_since = AwareDateTime(allow_none=True)
     duplicate_of = fields.String(allow_none=True)
     received_at = AwareDateTime()
 
@@ -98,7 +101,7 @@ class DemandPageSchema(StrictSchema):
     next_cursor = Integer(allow_none=True)
 
 
-@register("demand_received", 1)
+@register("demand_received", 1, "intake")
 class DemandReceivedV1(StrictSchema):
     """A demand was accepted and stored. ``duplicate_of`` set: linked to that open case, not to be dispatched.
     ``category`` null: dispatch classifies. The reporter's phone is in full: the bus is internal."""

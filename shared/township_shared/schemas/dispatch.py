@@ -5,7 +5,7 @@ from marshmallow import fields, validate, validates_schema, ValidationError
 
 from ..events import register
 from .bounds import AwareDateTime, Float, Integer
-from .common import CODE, StrictSchema, URGENCIES
+from .common import CASE_STATUSES, CODE, StrictSchema, URGENCIES
 from .reference import NamesSchema
 
 ACTOR_KINDS = ("unit", "party_member", "volunteer", "social_org")
@@ -13,7 +13,7 @@ UNIT_TYPES = ("department", "village_committee")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TASK_STATES = ("assigned", "signed", "in_progress", "extension_requested", "completed", "returned", "cancelled")
 TASK_ROLES = ("lead", "co_handler")
-DISPATCH_CASE_STATUSES = ("triage", "dispatched", "in_progress", "completed", "closed")
+DISPATCH_CASE_STATUSES = CASE_STATUSES
 ESCALATION_REASONS = ("overdue", "returned_twice", "whistle")
 CLOSE_OUTCOMES = ("resolved", "unresolved", "duplicate", "withdrawn", "unreached")
 ACTOR_REF = validate.Regexp(r"^(unit|party_member|volunteer|social_org):[a-z0-9][a-z0-9_-]{0,63}$",
@@ -185,7 +185,7 @@ class _TaskFact(StrictSchema):
     village = fields.String(required=True)
 
 
-@register("case_routed", 1)
+@register("case_routed", 1, "dispatch")
 class CaseRoutedV1(StrictSchema):
     """A case got its lead (and co-handlers), by the rules (``by`` = ``system``) or by the office."""
 
@@ -200,7 +200,7 @@ class CaseRoutedV1(StrictSchema):
     classified_by = fields.String(required=True, validate=validate.OneOf(("reporter", "keywords", "office")))
 
 
-@register("case_triaged", 1)
+@register("case_triaged", 1, "dispatch")
 class CaseTriagedV1(StrictSchema):
     """A case waits in the office's triage queue (no rule, ambiguous rules, duplicate, returned, unclassified)."""
 
@@ -210,7 +210,7 @@ class CaseTriagedV1(StrictSchema):
     candidates = fields.List(fields.String(), required=True)
 
 
-@register("task_assigned", 1)
+@register("task_assigned", 1, "dispatch")
 class TaskAssignedV1(_TaskFact):
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
     assigned_at = AwareDateTime(required=True)
@@ -218,33 +218,33 @@ class TaskAssignedV1(_TaskFact):
     handling_deadline = AwareDateTime(required=True)
 
 
-@register("task_signed", 1)
+@register("task_signed", 1, "dispatch")
 class TaskSignedV1(_TaskFact):
     signed_at = AwareDateTime(required=True)
     within_deadline = fields.Boolean(required=True)
     lead_now = fields.Boolean(required=True, metadata={"description": "first receiver became the lead"})
 
 
-@register("task_returned", 1)
+@register("task_returned", 1, "dispatch")
 class TaskReturnedV1(_TaskFact):
     reason = fields.String(required=True)
     returns = Integer(required=True, metadata={"description": "returns of this case so far"})
 
 
-@register("task_extension_requested", 1)
+@register("task_extension_requested", 1, "dispatch")
 class TaskExtensionRequestedV1(_TaskFact):
     until = AwareDateTime(required=True)
     reason = fields.String(required=True)
 
 
-@register("task_extension_decided", 1)
+@register("task_extension_decided", 1, "dispatch")
 class TaskExtensionDecidedV1(_TaskFact):
     approved = fields.Boolean(required=True)
     handling_deadline = AwareDateTime(required=True)
     reason = fields.String(required=True)
 
 
-@register("task_completed", 1)
+@register("task_completed", 1, "dispatch")
 class TaskCompletedV1(_TaskFact):
     reply = fields.String(required=True)
     attachments = fields.List(fields.String(), required=True)
@@ -253,10 +253,10 @@ class TaskCompletedV1(_TaskFact):
     handling_seconds = Float(required=True, metadata={"description": "from assignment to completion"})
 
 
-@register("case_closed", 1)
+@register("case_closed", 1, "dispatch")
 class CaseClosedV1(StrictSchema):
-    """The case is closed: by the office (dispatch) or after the callback (feedback). ``unresolved`` and
-    ``unreached`` are never counted as resolved."""
+    """The case is closed: by the office, or after its callback concluded (``by``: ``callback``).
+    ``unresolved`` and ``unreached`` are never counted as resolved."""
 
     case_id = fields.String(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(CLOSE_OUTCOMES))
@@ -264,22 +264,49 @@ class CaseClosedV1(StrictSchema):
     by = fields.String(required=True)
 
 
+@register("case_reopened", 1, "dispatch")
+class CaseReopenedV1(StrictSchema):
+    """Redo (重办) after the callback concluded ``redo``: unresolved or dissatisfied for a reason on the unit's
+    side. ``stage`` handling: the same lead handles it again; dispatch: the office routes it anew."""
+
+    case_id = fields.String(required=True)
+    callback_id = fields.String(required=True)
+    unit = fields.Nested(ActorRefSchema, required=True, metadata={"description": "the lead whose work is rated"})
+    village = fields.String(required=True)
+    category = fields.String(required=True, allow_none=True)
+    reason = fields.String(required=True)
+    stage = fields.String(required=True, validate=validate.OneOf(("handling", "dispatch")))
+
+
+@register("case_status_changed", 1, "dispatch")
+class CaseStatusChangedV1(StrictSchema):
+    """The case's one status changed (see ``CASE_STATUSES``); ``seq`` counts the changes of this case, so a
+    reader keeps the highest it saw and an old event arriving late changes nothing."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+    outcome = fields.String(required=True, allow_none=True, validate=validate.OneOf(CLOSE_OUTCOMES))
+    since = AwareDateTime(required=True)
+    seq = Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31))
+
+
 class _Deadline(_TaskFact):
     deadline_kind = fields.String(required=True, validate=validate.OneOf(("sign", "handling")))
     deadline = AwareDateTime(required=True)
 
 
-@register("task_reminder_due", 1)
+@register("task_reminder_due", 1, "dispatch")
 class TaskReminderDueV1(_Deadline):
     """A task's deadline is near (``REMINDER_FRACTION`` of its window left)."""
 
 
-@register("task_overdue", 1)
+@register("task_overdue", 1, "dispatch")
 class TaskOverdueV1(_Deadline):
     """A task passed its deadline without being signed (sign) or completed (handling)."""
 
 
-@register("case_escalated", 1)
+@register("case_escalated", 1, "dispatch")
 class CaseEscalatedV1(StrictSchema):
     """A case goes to the joint meeting's attention: overdue past the grace, returned twice, or whistled."""
 
@@ -391,3 +418,39 @@ class DispatchCaseViewSchema(_View):
     escalations = fields.List(fields.Nested(EscalationSchema))
     closed = fields.Nested(ClosedSchema)
     next_alarm_at = AwareDateTime(allow_none=True)
+
+
+# ---- the public timeline of a case ---------------------------------------------------------------------------
+TIMELINE_STEPS = ("received", "duplicate", "triage", "assigned", "signed", "returned", "extension_requested",
+                  "extension_decided", "completed", "callback", "reopened", "escalated", "closed")
+
+
+class HolderSchema(StrictSchema):
+    """Who has (had) the case: a unit or social organisation by its public names; a Party member or volunteer by
+    role only (``names`` null)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
+    names = fields.Nested(NamesSchema, required=True, allow_none=True)
+
+
+class TimelineEntrySchema(StrictSchema):
+    at = AwareDateTime(required=True)
+    step = fields.String(required=True, validate=validate.OneOf(TIMELINE_STEPS))
+    holder = fields.Nested(HolderSchema, required=True, allow_none=True,
+                           metadata={"description": "null: the coordination office"})
+    text = fields.String(required=True, allow_none=True,
+                         metadata={"description": "the unit's reply (completed), the reason (closed)"})
+
+
+class TimelineSchema(StrictSchema):
+    """A case as a resident follows it (12345, FixMyStreet): no staff names, no phones, no internal notes."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+    outcome = fields.String(required=True, allow_none=True, validate=validate.OneOf(CLOSE_OUTCOMES))
+    since = AwareDateTime(required=True, metadata={"description": "when the case took its status"})
+    holder = fields.Nested(HolderSchema, required=True, allow_none=True,
+                           metadata={"description": "who has the case now; null: the office, or closed"})
+    closed_at = AwareDateTime(required=True, allow_none=True)
+    entries = fields.List(fields.Nested(TimelineEntrySchema), required=True)

@@ -12,6 +12,7 @@ SATISFIED_LEVELS = SATISFACTION_LEVELS[:3]
 REASON_CLASSES = ("unit", "policy", "unlawful_demand", "other_outside")
 CALLBACK_STATUSES = ("due", "needs_review", "closed")
 CALLBACK_OUTCOMES = ("resolved", "redo", "unresolved", "unreached")
+REDO_STAGES = ("handling", "dispatch")
 REPORT_KINDS = ("milestone", "completion")
 REPORT_STATUSES = ("submitted", "verified", "rejected")
 DIMENSIONS = ("actor", "village", "category")
@@ -104,7 +105,7 @@ class _CaseOfUnit(StrictSchema):
     category = fields.String(required=True, allow_none=True)
 
 
-@register("callback_recorded", 1)
+@register("callback_recorded", 1, "feedback")
 class CallbackRecordedV1(_CaseOfUnit):
     """A callback attempt or answer. ``final`` with ``reached`` false: the last attempt failed (unreached)."""
 
@@ -117,16 +118,24 @@ class CallbackRecordedV1(_CaseOfUnit):
                             validate=validate.OneOf(CALLBACK_OUTCOMES + ("needs_review",)))
 
 
-@register("case_reopened", 1)
-class CaseReopenedV1(_CaseOfUnit):
-    """Redo (重办): unresolved or dissatisfied for a reason on the unit's side. ``stage`` handling: the same
-    lead handles it again; dispatch: the office routes it anew."""
+@register("callback_concluded", 1, "feedback")
+class CallbackConcludedV1(_CaseOfUnit):
+    """The callback of a completion reached its conclusion; dispatch acts on it (closes or reopens the case).
+    ``resolved``: a satisfied resolution, or resolved by the resident's word with a reason outside the unit;
+    ``unresolved``: not resolved, for a reason outside the unit; ``unreached``: the last allowed attempt failed;
+    ``redo``: not satisfactory for a reason on the unit's side (重办), ``stage`` says where it goes back to."""
 
+    outcome = fields.String(required=True, validate=validate.OneOf(CALLBACK_OUTCOMES))
     reason = fields.String(required=True)
-    stage = fields.String(required=True, validate=validate.OneOf(("handling", "dispatch")))
+    stage = fields.String(required=True, allow_none=True, validate=validate.OneOf(REDO_STAGES))
+
+    @validates_schema
+    def _stage_with_redo(self, data, **kwargs):
+        if (data.get("outcome") == "redo") != (data.get("stage") is not None):
+            raise ValidationError("a stage is given with a redo, and only then", "stage")
 
 
-@register("milestone_verified", 1)
+@register("milestone_verified", 1, "feedback")
 class MilestoneVerifiedV1(StrictSchema):
     """A project milestone reported by a social organisation was verified: funds may pay against it."""
 
@@ -139,7 +148,7 @@ class MilestoneVerifiedV1(StrictSchema):
     verified_by = fields.String(required=True)
 
 
-@register("project_completed", 1)
+@register("project_completed", 1, "feedback")
 class ProjectCompletedV1(StrictSchema):
     """A social organisation's project completion was verified: the rest of the allocation may be paid."""
 
@@ -151,7 +160,7 @@ class ProjectCompletedV1(StrictSchema):
     verified_by = fields.String(required=True)
 
 
-@register("report_rejected", 1)
+@register("report_rejected", 1, "feedback")
 class ReportRejectedV1(StrictSchema):
     report_id = fields.String(required=True)
     project = fields.String(required=True)
@@ -161,7 +170,7 @@ class ReportRejectedV1(StrictSchema):
     rejected_by = fields.String(required=True)
 
 
-@register("hotspot_detected", 1)
+@register("hotspot_detected", 1, "feedback")
 class HotspotDetectedV1(StrictSchema):
     """N or more demands of one category in one village within the window: raised once per cluster."""
 
