@@ -30,3 +30,34 @@ def test_every_registered_event_is_catalogued_with_its_fields():
 def test_envelope_fields_are_catalogued():
     envelope = CATALOGUE.split("## Events")[0]
     assert documented_fields(envelope) == set(EnvelopeSchema().fields)
+
+
+def catalogued_publishers():
+    table = CATALOGUE.split("## Events")[1].split("###")[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\d+) \| (\w+) \|", table, re.M)
+    found: dict[str, set[str]] = {}
+    for event_type, _, source in rows:
+        found.setdefault(event_type, set()).add(source)
+    return found
+
+
+def test_no_event_type_has_two_publishers():
+    """One authority per fact: the code registers each type with one publisher, and the catalogue agrees."""
+    from township_shared.events import PUBLISHERS
+
+    catalogued = catalogued_publishers()
+    assert set(catalogued) == set(PUBLISHERS)
+    two = {t: sorted(s) for t, s in catalogued.items() if len(s) != 1}
+    assert not two, f"event types with several publishers: {two}"
+    assert {t: s.pop() for t, s in catalogued.items()} == PUBLISHERS
+
+
+def test_a_service_cannot_publish_another_services_event():
+    import pytest
+
+    from township_shared.events import NotThePublisher, make_event
+    from township_shared.schemas.dispatch import CaseClosedV1
+
+    with pytest.raises(NotThePublisher):
+        make_event(CaseClosedV1, {"case_id": "c1", "outcome": "resolved", "reason": "r", "by": "callback"},
+                   source="feedback", township_id="qingshui", correlation_id="c1")
