@@ -133,6 +133,12 @@ def list_demands(repo: DemandRepository, township_id: str, query: dict[str, Any]
                            query.get("received_from"), query.get("received_to"))
 
 
+def accepted_view(case: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a submission, the same for its replays: the status it had when accepted (``received`` or
+    ``duplicate``), not the one dispatch has moved it to since, so a retry gets byte for byte the first answer."""
+    return {**public_view(case), "status": "duplicate" if case.get("duplicate_of") else "received"}
+
+
 def public_view(case: dict[str, Any]) -> dict[str, Any]:
     """A case as clients outside the office see it: the reporter's phone masked, internals dropped."""
     view = {k: v for k, v in case.items() if k not in ("_id", "seq", "request_hash", "idempotency_key",

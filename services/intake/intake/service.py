@@ -43,7 +43,7 @@ class IntakeService:
             # a replay leaves any pending event to the sweep, so concurrent retries publish it once
             faults.point("intake.after_store")
             self.events.flush(accepted.case)
-        view = handlers.public_view(accepted.case)
+        view = handlers.accepted_view(accepted.case)
         return {"case": DemandAcceptedSchema().dump(view), "replayed": accepted.replayed}
 
     @rpc(expected_exceptions=EXPECTED)
