@@ -96,8 +96,10 @@ def mask(text: str) -> str:
         number = _parse(text)
         if number.country_code == 86 and phonenumbers.is_valid_number(number):
             digits = re.sub(r"\D", "", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
-        else:
+        elif phonenumbers.is_valid_number(number):
             digits = phonenumbers.national_significant_number(number)
+        else:  # e.g. 17900..., read as China's IP-call prefix 17900: mask what was written
+            digits = re.sub(r"\D", "", text)
     except InvalidPhone:
         digits = re.sub(r"\D", "", text or "")
     if len(digits) <= 7:
