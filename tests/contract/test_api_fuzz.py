@@ -1,24 +1,111 @@
 """schemathesis over the whole OpenAPI document (bounded, seeded): no generated input, valid or not, makes the API
-answer 5xx, and no service logs an error or an unhandled exception meanwhile. Operations are driven one by one with hypothesis (schemathesis' pytest plugin does not load under
-pytest 9 with importlib mode)."""
+answer 5xx, and no service logs an error or an unhandled exception meanwhile. Each operation gets
+
+- schemathesis' own examples;
+- examples with one query or path parameter or one body field (at any depth) replaced by a random extreme value
+  (``conftest.py``: integers beyond 64 bits, dates at year 1 and 9999 with offsets, lone surrogates, astral text,
+  nesting past the limit);
+- a sweep: one valid example with each parameter and each body field (and field of a nested object) set in turn
+  to each of a few extreme values of every kind (the kinds issue 10 found answering 500);
+- raw bodies no JSON encoder would write (20,000 nested arrays, a lone surrogate as a key, a 5,000-digit number).
+
+Operations are driven one by one with hypothesis (schemathesis' pytest plugin does not load under pytest 9 with
+importlib mode)."""
+import json
 import logging
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 
 pytestmark = pytest.mark.integration
 EXAMPLES_PER_OPERATION = 25
+EXTREME_EXAMPLES_PER_OPERATION = 8
+# every parameter and every body field (and field of a nested object) of every operation gets each of these once
+SWEEP_URL_VALUES = [str(2**64), "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+14:00", "x" * 5000]
+SWEEP_BODY_VALUES = [2**64, 1e308, "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+14:00", "a\ud800",
+                     [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]
+# a body the API accepts, where schemathesis' examples are refused before anything is stored (a phone number must
+# be one), so the sweep of its fields reaches the storage
+SWEEP_BODIES = {("POST", "/api/v1/demands"): {
+    "channel": "hotline", "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"},
+    "village": "dongpo", "category": "drinking_water", "title": "停水三天", "description": "东坡村三组停水三天了",
+    "location": {"lat": 29.2101, "long": 119.4702}}}
+RAW_BODIES = ["[" * 20_000 + "]" * 20_000, '{"a": ' * 5_000 + "1" + "}" * 5_000, '{"\\ud800": 1}',
+              '{"title": "\\udc00"}', '"\\ud83d"', "[1e999]", '{"n": ' + "9" * 5000 + "}"]
 
 
-def test_no_input_makes_a_5xx(stack, http_base, caplog):
+def _pick(body, path):
+    """The path of one field of ``body`` chosen by ``path`` (indices into the sorted keys of each level; it stops
+    descending at a field that is not an object)."""
+    chosen, node = [], body
+    for step in path:
+        key = sorted(node)[step % len(node)]
+        chosen.append(key)
+        if isinstance(node[key], dict) and node[key] and step % 3:
+            node = node[key]
+            continue
+        return tuple(chosen)
+    return tuple(chosen)
+
+
+def _with_url_value(case, where, path, url_value):
+    """Put ``url_value`` into one path parameter (``where`` = path) or query parameter of the case."""
+    params = case.path_parameters if where == "path" and case.path_parameters else case.query
+    if not params:
+        params = case.path_parameters
+    if params:
+        params[sorted(params)[path[0] % len(params)]] = url_value
+
+
+def _body_targets(operation):
+    """Paths of every field of the operation's JSON body: each property, and each property of an object one."""
+    targets = []
+    for body in operation.body:
+        for name, prop in sorted((body.resolved_schema.get("properties") or {}).items()):
+            targets.append((name,))
+            options = [prop] + list(prop.get("anyOf") or [])
+            for option in options:
+                targets += [(name, sub) for sub in sorted(option.get("properties") or {})]
+    return list(dict.fromkeys(targets))
+
+
+def _send(case, http_base, body_path=None, value=None):
+    """Send the case as it is, or with ``value`` at ``body_path`` of its JSON body, written by hand: JSON escapes a
+    lone surrogate, which schemathesis cannot hash."""
+    kwargs = case.as_transport_kwargs(base_url=http_base)
+    if "json" in kwargs or body_path:
+        body = kwargs.pop("json", None)
+        if body_path:
+            body = json.loads(json.dumps(body if isinstance(body, dict) else {}))
+            node = body
+            for key in body_path[:-1]:
+                if not isinstance(node.get(key), dict):
+                    node[key] = {}
+                node = node[key]
+            node[body_path[-1]] = value
+        kwargs["data"] = json.dumps(body).encode()
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), "Content-Type": "application/json"}
+    return requests.request(**{**kwargs, "timeout": 20})
+
+
+def test_no_input_makes_a_5xx(stack, http_base, caplog, extremes):
     caplog.set_level(logging.WARNING)
     schema = schemathesis.openapi.from_url(f"{http_base}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 25
     failures = []
     answered = {}  # (method, path) -> {(status, media type)}
+
+    def check(case, response, what):
+        if response.status_code >= 500:
+            failures.append((what, case.method, case.formatted_path, response.status_code, response.text[:300]))
+        case.validate_response(response, checks=[not_a_server_error])
+
     for operation in operations:
         if operation.path == "/health":
             continue
@@ -30,14 +117,63 @@ def test_no_input_makes_a_5xx(stack, http_base, caplog):
             response = case.call(base_url=http_base, timeout=20)
             answered.setdefault((case.method.upper(), operation.path), set()).add(
                 (response.status_code, (response.headers.get("content-type") or [""])[0].split(";")[0]))
-            if response.status_code >= 500:
-                failures.append((case.method, case.formatted_path, response.status_code, response.text[:300]))
-            case.validate_response(response, checks=[not_a_server_error])
+            check(case, response, "schemathesis")
 
-        try:
-            run()
-        except Exception as exc:  # collect every operation's failure before failing the test
-            failures.append((operation.method, operation.path, type(exc).__name__, str(exc)[:500]))
+        @settings(max_examples=EXTREME_EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(), where=st.sampled_from(["body", "query", "path"]),
+               path=st.lists(st.integers(0, 40), min_size=1, max_size=4), value=extremes.EXTREMES,
+               url_value=extremes.URL_EXTREMES)
+        def run_extreme(case, where, path, value, url_value):
+            body_mode = where == "body" and isinstance(case.body, dict) and case.body
+            if not body_mode:
+                _with_url_value(case, where, path, url_value)
+            response = _send(case, http_base, _pick(case.body, path) if body_mode else None, value)
+            if response.status_code >= 500:
+                failures.append((f"extreme {where}", case.method, case.formatted_path, response.status_code,
+                                 response.text[:300]))
+
+        known = SWEEP_BODIES.get((operation.method.upper(), operation.path))
+
+        @settings(max_examples=1, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(GenerationMode.POSITIVE, **({"body": known} if known else {})))
+        def run_sweep(case):
+            """One valid example, then each parameter and each body field set to each extreme value in turn."""
+            sent = []
+            for location, params in (("path", case.path_parameters), ("query", case.query)):
+                for parameter in getattr(operation, f"{location}_parameters" if location == "path" else "query"):
+                    for value in SWEEP_URL_VALUES:
+                        saved = dict(params or {})
+                        if params is None:
+                            case.query = params = {}
+                        params[parameter.name] = value
+                        sent.append((f"{location} {parameter.name}", value, _send(case, http_base)))
+                        params.clear()
+                        params.update(saved)
+            for target in _body_targets(operation):
+                for value in SWEEP_BODY_VALUES:
+                    sent.append((".".join(target), value, _send(case, http_base, target, value)))
+            for where, value, response in sent:
+                if response.status_code >= 500:
+                    failures.append(("sweep", operation.method, operation.path, where, repr(value)[:60],
+                                     response.status_code, response.text[:200]))
+
+        for runner in (run, run_extreme, run_sweep):
+            try:
+                runner()
+            except Exception as exc:  # collect every operation's failure before failing the test
+                failures.append((runner.__name__, operation.method, operation.path, type(exc).__name__,
+                                 str(exc)[:500]))
+        if operation.method.upper() in ("POST", "PATCH", "PUT"):
+            url = http_base + "/".join(part if not part.startswith("{") else "x1" for part in
+                                       operation.path.split("/"))
+            for raw in RAW_BODIES:
+                res = requests.request(operation.method.upper(), url, data=raw.encode(), timeout=20,
+                                       headers={"Content-Type": "application/json", "X-Actor-Id": "office"})
+                if res.status_code >= 500:
+                    failures.append(("raw body", operation.method, operation.path, res.status_code, raw[:40],
+                                     res.text[:300]))
     assert not failures, "\n".join(map(str, failures))
     # the document is generated from the routes: the CSV route is in it and the fuzzing gets its CSV
     assert (200, "text/csv") in answered[("GET", "/api/v1/assessment.csv")], answered[("GET", "/api/v1/assessment.csv")]

@@ -11,31 +11,43 @@ from nameko.testing.services import worker_factory
 from township_shared.clock import FixedClock
 from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
+from township_shared.schemas.dispatch import TaskAssignedV1, TaskCompletedV1
 
 pytestmark = pytest.mark.integration
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
                                                                                         max_size=4), max_leaves=12)
+NOW = FixedClock().now()
+TASK = {"case_id": "c1", "task_id": "c1.1", "assignee": {"kind": "unit", "id": "water_station"}, "role": "lead",
+        "category": "drinking_water", "village": "dongpo"}
 VALID = make_event(DemandReceivedV1, {
     "case_id": "c1", "case_number": "QS-20261129-0001", "channel": "hotline",
     "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"}, "village": "dongpo", "location": None,
     "category": "drinking_water", "title": "t", "description": "d", "urgency": "general", "attachments": [],
-    "duplicate_of": None, "received_at": FixedClock().now()}, source="intake", township_id="qingshui",
+    "duplicate_of": None, "received_at": NOW}, source="intake", township_id="qingshui",
     correlation_id="c1")
+# one valid event of each type the consumers below take, so a mutation reaches their handlers, not only the
+# type check
+VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
+    **TASK, "urgency": "general", "assigned_at": NOW, "sign_deadline": NOW + timedelta(hours=24),
+    "handling_deadline": NOW + timedelta(days=5)}, source="dispatch", township_id="qingshui", correlation_id="c1"),
+    make_event(TaskCompletedV1, {**TASK, "reply": "done", "attachments": [], "completed_at": NOW, "on_time": True,
+                                 "handling_seconds": 3600.0}, source="dispatch", township_id="qingshui",
+               correlation_id="c1")]
 
 
-def mutated_envelopes():
-    """Envelopes with one field replaced by anything, or the payload's fields replaced by anything."""
-    field = st.sampled_from(sorted(VALID))
-    payload_field = st.sampled_from(sorted(VALID["payload"]))
-    return st.one_of(
-        st.tuples(field, json_values).map(lambda kv: {**VALID, kv[0]: kv[1]}),
-        st.tuples(payload_field, json_values).map(lambda kv: {**VALID, "payload": {**VALID["payload"], kv[0]: kv[1]}}),
-    )
+def mutated_envelopes(values):
+    """Valid envelopes with one field, or one payload field, replaced by one of ``values``."""
+    def one(valid):
+        field = st.sampled_from(sorted(valid))
+        payload_field = st.sampled_from(sorted(valid["payload"]))
+        return st.one_of(
+            st.tuples(field, values).map(lambda kv: {**valid, kv[0]: kv[1]}),
+            st.tuples(payload_field, values).map(
+                lambda kv: {**valid, "payload": {**valid["payload"], kv[0]: kv[1]}}))
 
-
-BODIES = st.one_of(json_values, mutated_envelopes())
+    return st.one_of([one(valid) for valid in VALID_EVENTS])
 
 
 class Sink(list):
@@ -60,7 +72,7 @@ def consumers(dispatch_repo, feedback_repo):
                               dead_letters=Sink())
     return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
-            (feedback, "fold_callback_recorded")]
+            (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed")]
 
 
 @pytest.fixture
@@ -72,13 +84,17 @@ def feedback_repo(mongo_client, db_prefix):
     return repo
 
 
-def test_consumers_survive_arbitrary_bodies(dispatch_repo, feedback_repo, caplog):
+def test_consumers_survive_arbitrary_bodies(dispatch_repo, feedback_repo, caplog, extremes):
+    """Arbitrary JSON, and valid events with one field made arbitrary or extreme (integers beyond 64 bits, dates
+    at year 1 and 9999 with offsets, lone surrogates, astral text, nesting past the limit: ``conftest.py``)."""
     caplog.set_level(logging.WARNING)
     workers = consumers(dispatch_repo, feedback_repo)
+    values = st.one_of(json_values, extremes.EXTREMES)
+    bodies = st.one_of(json_values, extremes.DEEP, mutated_envelopes(values))
 
-    @settings(max_examples=150, deadline=None, derandomize=True,
+    @settings(max_examples=300, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-    @given(BODIES, st.sampled_from(range(len(workers))))
+    @given(bodies, st.sampled_from(range(len(workers))))
     def feed(body, which):
         worker, method = workers[which]
         before = len(worker.dead_letters)
