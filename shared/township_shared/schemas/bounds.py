@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import fields, validate
 
 MAX_SAFE_INTEGER = 2**53 - 1
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -27,28 +27,25 @@ MAX_DEPTH = 16
 MAX_ECHO = 200
 
 
+SAFE_RANGE = validate.Range(min=-MAX_SAFE_INTEGER, max=MAX_SAFE_INTEGER,
+                            error=f"must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
+
+
 class Integer(fields.Integer):
-    """marshmallow's Integer within ±(2**53 - 1); a field's own ``validate`` narrows it further."""
+    """marshmallow's Integer within ±(2**53 - 1); a field's own ``validate`` narrows it further. The bound is a
+    ``Range`` validator, so the OpenAPI document states it (``minimum``, ``maximum``)."""
 
-    default_error_messages = {"bounds": f"must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}"}
-
-    def _validated(self, value):
-        number = super()._validated(value)
-        if number is not None and not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
-            raise self.make_error("bounds")
-        return number
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.insert(0, SAFE_RANGE)
 
 
 class Float(fields.Float):
-    """marshmallow's Float (no NaN, no infinity) within ±(2**53 - 1)."""
+    """marshmallow's Float (no NaN, no infinity) within ±(2**53 - 1), stated like :class:`Integer`'s."""
 
-    default_error_messages = {"bounds": f"must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}"}
-
-    def _validated(self, value):
-        number = super()._validated(value)
-        if number is not None and not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
-            raise self.make_error("bounds")
-        return number
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.insert(0, SAFE_RANGE)
 
 
 class AwareDateTime(fields.AwareDateTime):
