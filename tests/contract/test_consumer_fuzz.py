@@ -11,7 +11,9 @@ from nameko.testing.services import worker_factory
 from township_shared.clock import FixedClock
 from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
-from township_shared.schemas.dispatch import TaskAssignedV1, TaskCompletedV1
+from township_shared.schemas.dispatch import (CaseReopenedV1, CaseStatusChangedV1, TaskAssignedV1,
+                                              TaskCompletedV1)
+from township_shared.schemas.feedback import CallbackConcludedV1
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +36,17 @@ VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
     "handling_deadline": NOW + timedelta(days=5)}, source="dispatch", township_id="qingshui", correlation_id="c1"),
     make_event(TaskCompletedV1, {**TASK, "reply": "done", "attachments": [], "completed_at": NOW, "on_time": True,
                                  "handling_seconds": 3600.0}, source="dispatch", township_id="qingshui",
+               correlation_id="c1"),
+    make_event(CaseStatusChangedV1, {"case_id": "c1", "case_number": "QS-20261129-0001", "status": "closed",
+                                     "outcome": "resolved", "since": NOW, "seq": 3},
+               source="dispatch", township_id="qingshui", correlation_id="c1"),
+    make_event(CallbackConcludedV1, {"case_id": "c1", "callback_id": "c1.1", "unit": TASK["assignee"],
+                                     "village": "dongpo", "category": "drinking_water", "outcome": "redo",
+                                     "reason": "r", "stage": "handling"},
+               source="feedback", township_id="qingshui", correlation_id="c1"),
+    make_event(CaseReopenedV1, {"case_id": "c1", "callback_id": "c1.1", "unit": TASK["assignee"],
+                                "village": "dongpo", "category": "drinking_water", "reason": "r",
+                                "stage": "handling"}, source="dispatch", township_id="qingshui",
                correlation_id="c1")]
 
 
@@ -55,13 +68,14 @@ class Sink(list):
         self.append(record)
 
 
-def consumers(dispatch_repo, feedback_repo):
+def consumers(intake_repo, dispatch_repo, feedback_repo):
     from types import SimpleNamespace
 
     from dispatch.calendar import WorkCalendar
     from dispatch.domain import Policy
     from dispatch.service import DispatchService
     from feedback.service import FeedbackService
+    from intake.service import IntakeService
 
     routing = SimpleNamespace(policy=Policy(), calendar=WorkCalendar.default())
     settings_ = SimpleNamespace(max_attempts=3, hotspot_min=5, hotspot_window=timedelta(hours=24),
@@ -70,9 +84,11 @@ def consumers(dispatch_repo, feedback_repo):
                               dead_letters=Sink())
     feedback = worker_factory(FeedbackService, repo=feedback_repo, clock=FixedClock(), settings=settings_,
                               dead_letters=Sink())
+    intake = worker_factory(IntakeService, repo=intake_repo, clock=FixedClock(), dead_letters=Sink())
     return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
-            (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed")]
+            (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
+            (feedback, "fold_case_reopened"), (intake, "follow_case_status")]
 
 
 @pytest.fixture
@@ -84,11 +100,11 @@ def feedback_repo(mongo_client, db_prefix):
     return repo
 
 
-def test_consumers_survive_arbitrary_bodies(dispatch_repo, feedback_repo, caplog, extremes):
+def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, caplog, extremes):
     """Arbitrary JSON, and valid events with one field made arbitrary or extreme (integers beyond 64 bits, dates
     at year 1 and 9999 with offsets, lone surrogates, astral text, nesting past the limit: ``conftest.py``)."""
     caplog.set_level(logging.WARNING)
-    workers = consumers(dispatch_repo, feedback_repo)
+    workers = consumers(repo, dispatch_repo, feedback_repo)
     values = st.one_of(json_values, extremes.EXTREMES)
     bodies = st.one_of(json_values, extremes.DEEP, mutated_envelopes(values))
 
