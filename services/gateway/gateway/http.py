@@ -11,12 +11,14 @@ import functools
 import json
 import logging
 import re
+import socket
 from typing import Any, Callable
 
 import eventlet
 from marshmallow import ValidationError
 from nameko.exceptions import ContainerBeingKilled, RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Request, Response
 
@@ -85,6 +87,18 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
+class NoDelayWebServer(WebServer):
+    """nameko's web server with ``TCP_NODELAY`` on its listening socket (accepted connections inherit it).
+
+    Without it, an answer larger than about 16 KB (eventlet writes it in two parts) waited for the client's
+    delayed acknowledgement of the first part: 40 ms more for a year of unit figures, 16.4 KB (bench/assessment,
+    decision 32)."""
+
+    def get_wsgi_server(self, sock, wsgi_app, *args, **kwargs):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return super().get_wsgi_server(sock, wsgi_app, *args, **kwargs)
+
+
 class HttpEntrypoint(HttpRequestHandler):
     """nameko's ``@http`` entrypoint, answering in the API's JSON what fails before a route runs.
 
@@ -92,6 +106,8 @@ class HttpEntrypoint(HttpRequestHandler):
     while the web server still accepts requests: nameko answers each ``Error: ContainerBeingKilled`` with a text
     500. A restarting gateway is unavailable, not broken: 503 with ``Retry-After`` (full chaos run 7: 178 such
     500s in 12 s of one kill)."""
+
+    server = NoDelayWebServer()
 
     def setup(self):
         install_log_filter("nameko.web.server", LongLineLogFilter())  # the access log echoes the whole URL
