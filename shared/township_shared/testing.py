@@ -172,6 +172,19 @@ def event_listener(rabbit_config):
         listener.close()
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` for a process a test starts: the kernel sends it SIGKILL when the test process ends, however
+    it ends (pytest-timeout's ``os._exit``, a SIGKILL, a crash), so a service or server never outlives its test run
+    and holds ports and CPU for the next one (Linux ``PR_SET_PDEATHSIG``; a no-op elsewhere)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class ServiceProcess:
     """A service run by ``nameko run`` in its own process, as in production, so a test can SIGKILL it.
 
@@ -210,7 +223,8 @@ class ServiceProcess:
         nameko = str(Path(sys.executable).parent / "nameko")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([nameko, "run", "--config", str(DEFAULT_CONFIG_PATH), self.module],
-                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                         env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=die_with_parent)
         return self
 
     def log_tail(self, chars: int = 4000) -> str:

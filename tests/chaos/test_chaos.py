@@ -26,7 +26,7 @@ import requests
 from kombu import Connection, Exchange
 
 from township_shared.registry import services
-from township_shared.testing import BrokerGuard, ServiceProcess, wait_for_consumer
+from township_shared.testing import BrokerGuard, ServiceProcess, die_with_parent, wait_for_consumer
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +62,8 @@ class Mongo:
         binary = str(Path(sys.executable).parent / "secantusd-py")
         self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path",
                                       str(self.path), "--log-level", "ERROR", "--sync-on-commit"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
+                                     stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        deadline = time.monotonic() + 60  # 30 s was not enough once with the machine at a load of 11
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
