@@ -51,6 +51,8 @@ CHILD = textwrap.dedent("""
     import os, signal, sys, time
     from township_shared.testing import BrokerGuard
     log, how = sys.argv[1], sys.argv[2]
+    # a run started in the background by a shell inherits SIGINT ignored; Ctrl-C means an interactive run
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     def fake(word):
         return [sys.executable, "-c", f"open({log!r}, 'a').write({word + chr(10)!r})"]
     guard = BrokerGuard(stop=[fake("stop")], start=[fake("start")]).__enter__()
