@@ -218,8 +218,7 @@ def _once(case: dict[str, Any], event_id: str) -> bool:
     return True
 
 
-def callback_under_way(repo: DispatchRepository, now: datetime, policy: domain.Policy,
-                       event: Event) -> dict[str, Any] | None:
+def callback_under_way(repo: DispatchRepository, now: datetime, event: Event) -> dict[str, Any] | None:
     """Feedback's ``callback_recorded``: the case of a completion whose callback started is in ``callback``.
     Idempotent: the change applies once (a redelivery finds the case past ``completed``)."""
     p = event.payload

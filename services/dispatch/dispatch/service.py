@@ -57,7 +57,7 @@ class DispatchService:
     def callback_under_way(self, body):
         """The office is calling the resident back: the case is in ``callback``."""
         event = load_event(body, "callback_recorded")
-        self._flush(handlers.callback_under_way(self.repo, self.clock.now(), self.routing.policy, event))
+        self._flush(handlers.callback_under_way(self.repo, self.clock.now(), event))
 
     @event_handler("feedback", "callback_concluded", requeue_on_error=True)
     @consumer

@@ -22,8 +22,6 @@ from .dependencies import FeedbackStore, FiguresStore, Settings
 from .repository import OUTBOX_COLLECTIONS
 
 log = logging.getLogger(__name__)
-FOLDED = {"dispatch": ("task_assigned", "task_signed", "task_returned", "task_completed", "case_reopened"),
-          "feedback": ("callback_recorded",)}
 
 
 class FeedbackService:
