@@ -39,6 +39,14 @@ class ValidationFailed(ServiceError):
         super().__init__(message, fields=fields)
 
 
+class Unauthorized(ServiceError):
+    """No valid credentials: a token that is unknown, revoked or malformed, or a principal whose signature fails
+    (:mod:`township_shared.auth`)."""
+
+    status = 401
+    code = "unauthorized"
+
+
 class Forbidden(ServiceError):
     status = 403
     code = "forbidden"
@@ -64,7 +72,7 @@ class UnsupportedMediaType(ServiceError):
     code = "unsupported_media_type"
 
 
-EXPECTED = (ValidationFailed, Forbidden, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType, ServiceError)
+EXPECTED = (ValidationFailed, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType, ServiceError)
 _BY_NAME = {cls.__name__: cls for cls in EXPECTED}
 
 

@@ -3,9 +3,11 @@
 An event is a past-tense fact. On the wire (nameko's ``<source>.events`` topic exchange, routing key = type) the
 body is the envelope::
 
-    {"id", "type", "version", "time", "source", "correlation_id", "township_id", "payload"}
+    {"id", "type", "version", "time", "source", "correlation_id", "township_id", "actor", "payload"}
 
-``correlation_id`` is the case id the fact is about, so logs and consumers can follow a case across services.
+``actor`` is who caused the fact: the authenticated actor of the request that wrote it (``office:wang``,
+``unit:water_station``, ``public``), or ``service:<name>`` when a service acted on its own (decision 38); the
+identity service keeps the audit trail from it. ``correlation_id`` is the case id the fact is about, so logs and consumers can follow a case across services.
 Consumers call :func:`load_event`, which validates the envelope and loads the payload through the schema
 registered for ``(type, version)``; they never index raw dicts. A new incompatible payload gets a new version
 number and both schemas stay registered until no producer emits the old one.
@@ -19,6 +21,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from .auth import current_actor
 from .clock import utcnow
 from .errors import ValidationFailed, flatten_messages
 from .schemas.bounds import AwareDateTime, Integer, check_json
@@ -59,6 +62,7 @@ class EnvelopeSchema(Schema):
     source = fields.String(required=True, validate=validate.Length(min=1, max=64))
     correlation_id = fields.String(required=True, allow_none=True)
     township_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    actor = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=140))
     payload = fields.Dict(required=True)
 
 
@@ -72,6 +76,7 @@ class Event:
     correlation_id: str | None
     township_id: str
     payload: dict[str, Any]
+    actor: str | None = None
 
 
 def make_event(schema_cls: type[Schema], payload: dict[str, Any], *, source: str, township_id: str,
@@ -92,6 +97,7 @@ def make_event(schema_cls: type[Schema], payload: dict[str, Any], *, source: str
         "source": source,
         "correlation_id": correlation_id,
         "township_id": township_id,
+        "actor": current_actor(f"service:{source}"),
         "payload": schema.dump(payload),
     }
 

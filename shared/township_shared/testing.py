@@ -375,3 +375,20 @@ class BrokerGuard:
         self.close()
         signal.signal(signum, signal.SIG_DFL)
         raise KeyboardInterrupt(f"signal {signum}")
+
+
+# API tokens of the demo county (identity's demo loader issues them; decision 38) ---------------------------------
+def token_for(actor: str, township: str | None = "qingshui") -> str:
+    """The demo token of ``actor`` (``office:demo_clerk``, ``unit:water_station``, ``county:lanxi`` with township
+    None): every demo actor has one."""
+    from .auth import demo_token
+
+    return demo_token(township, actor)
+
+
+def as_actor(actor: str, township: str | None = "qingshui") -> dict[str, str]:
+    """Request headers that make a request act as ``actor`` of ``township`` (its demo token)."""
+    return {"Authorization": f"Bearer {token_for(actor, township)}"}
+
+
+OFFICE_ACTOR = "office:demo_clerk"
