@@ -18,7 +18,9 @@ PAYLOAD = {
 
 def test_envelope_round_trip():
     env = make_event(DemandReceivedV1, PAYLOAD, source="intake", township_id="qingshui", correlation_id="c1")
-    assert set(env) == {"id", "type", "version", "time", "source", "correlation_id", "township_id", "payload"}
+    assert set(env) == {"id", "type", "version", "time", "source", "correlation_id", "township_id", "actor",
+                        "payload"}
+    assert env["actor"] == "service:intake"  # no request acts here: the service itself
     event = load_event(env, "demand_received")
     assert (event.type, event.version, event.correlation_id) == ("demand_received", 1, "c1")
     assert event.payload["received_at"] == PAYLOAD["received_at"]
