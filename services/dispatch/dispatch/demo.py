@@ -27,7 +27,7 @@ KIND_OF_SECTION = {"units": "unit", "party_members": "party_member", "volunteers
 def catalogue_settings() -> dict[str, dict[str, Any]]:
     text = resources.files("township_shared").joinpath("data/categories.yaml").read_text(encoding="utf-8")
     return {c["code"]: {"handling_days": c["handling_days"], "keywords": c["keywords"],
-                        "community_service": c["community_service"], "default_urgency": c["default_urgency"]}
+                        "terms": c["terms"], "community_service": c["community_service"], "default_urgency": c["default_urgency"]}
             for c in CategorySchema(many=True).load(yaml.safe_load(text))}
 
 

@@ -6,6 +6,7 @@ from nameko.extensions import DependencyProvider
 from township_shared.mongo import MongoRepository
 
 from .calendar import WorkCalendar
+from .classify import Tuning
 from .domain import Policy
 from .repository import DispatchRepository
 
@@ -22,6 +23,8 @@ def policy_from_config(config) -> Policy:
         reminder_fraction=float(config.get("REMINDER_FRACTION", 0.25)),
         escalation_grace=timedelta(hours=float(config.get("ESCALATION_GRACE_HOURS", 24))),
         whistle_report=timedelta(minutes=float(config.get("WHISTLE_REPORT_MINUTES", 30))),
+        classification=Tuning(threshold=float(config.get("ROUTING_CONFIDENCE_THRESHOLD", Tuning.threshold)),
+                              evidence_floor=float(config.get("ROUTING_EVIDENCE_FLOOR", Tuning.evidence_floor))),
     )
 
 

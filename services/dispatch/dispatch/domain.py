@@ -25,6 +25,8 @@ from township_shared.errors import Conflict, NotFound, ValidationFailed
 from township_shared.schemas import dispatch as ev
 from township_shared.schemas.dispatch import CaseReopenedV1
 
+from .classify import Classification, Tuning
+
 OPEN_TASK_STATES = ("assigned", "signed", "in_progress", "extension_requested")
 TRANSITIONS: dict[str, dict[str, str]] = {
     "assigned": {"sign": "signed", "return": "returned"},
@@ -48,6 +50,7 @@ class Policy:
     reminder_fraction: float = 0.25
     escalation_grace: timedelta = timedelta(hours=24)
     whistle_report: timedelta = timedelta(minutes=30)
+    classification: Tuning = field(default_factory=Tuning)
 
 
 def actor_key(ref: Mapping[str, str]) -> str:
@@ -127,6 +130,24 @@ def _task_fact(case: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, An
 
 def open_tasks(case: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [t for t in case.get("tasks", []) if t["status"] in OPEN_TASK_STATES]
+
+
+def classified(case: dict[str, Any], result: Classification, now: datetime) -> None:
+    """Keep an automatic classification on the case (decision, confidence, candidates with their scores, the
+    words and learned examples behind it) and say it in the history, so the office sees why a case went where it
+    did, or why it waits for a person."""
+    case["classification"] = {
+        "category": result.category, "confidence": result.confidence,
+        "candidates": [{"category": c.category, "score": c.score, "confidence": c.confidence}
+                       for c in result.candidates],
+        "words": [{"category": e.category, "term": e.term, "weight": e.weight, "negated": e.negated}
+                  for e in result.evidence],
+        "learned": [dict(item.as_dict()) for item in result.learned],
+        "explanation": result.explain(), "at": now}
+    if result.category:
+        case["category"], case["classified_by"] = result.category, "keywords"
+    _history(case, now, "system", f"classified as {result.category}" if result.category else "not classified",
+             result.explain())
 
 
 def to_triage(case: dict[str, Any], now: datetime, reason: str, candidates: Sequence[str] = (),

@@ -79,13 +79,10 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
                                   status="duplicate")
     else:
         if case["category"] is None:
-            found = classify(f"{p['title']} {p['description']}",
-                             {code: c.get("keywords", []) for code, c in settings["categories"].items()})
-            case["category"], case["classified_by"] = found.category, "keywords" if found.category else None
+            found = classify(f"{p['title']} {p['description']}", settings["categories"], policy.classification)
+            domain.classified(case, found, now)
             if found.category is None:
-                reason = ("unclassified: several categories fit equally" if found.candidates
-                          else "unclassified: no keyword matched")
-                events = domain.to_triage(case, now, reason, found.candidates)
+                events = domain.to_triage(case, now, found.reason, [c.category for c in found.candidates])
         if case["category"] is not None:
             route = _route_by_rules(repo, settings, case, now)
             if isinstance(route, domain.Route):

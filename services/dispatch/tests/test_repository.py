@@ -106,3 +106,23 @@ def test_alarms_are_found_through_their_index_and_fire_once(drepo):
     assert handlers.fire_due_alarms(drepo, later, POLICY) == []
     plan = drepo.cases.find({"next_alarm_at": {"$lte": later}}).explain()["queryPlanner"]["winningPlan"]
     assert "next_alarm" in str(plan)
+
+
+def test_a_demand_without_category_is_classified_and_the_case_says_why(drepo):
+    case = handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("case0c01", category=None))
+    assert case["category"] == "drinking_water" and case["classified_by"] == "keywords"
+    assert case["classification"]["confidence"] >= POLICY.classification.threshold
+    assert case["classification"]["words"] == [{"category": "drinking_water", "term": "停水", "weight": 2.0,
+                                                "negated": False}]
+    assert case["history"][0]["what"] == "classified as drinking_water" and "停水+2" in case["history"][0]["why"]
+    assert case["status"] == "dispatched"
+
+
+def test_an_unsure_classification_waits_in_triage_with_scored_candidates(drepo):
+    case = handlers.receive_demand(drepo, T0, POLICY, CALENDAR,
+                                   received("case0c03", category=None, title="老人", description="家里老人停水"))
+    assert case["status"] == "triage" and case["category"] is None
+    assert case["triage"]["candidates"] == ["drinking_water", "elderly_care"]
+    assert [c["category"] for c in case["classification"]["candidates"]] == ["drinking_water", "elderly_care"]
+    assert all(c["confidence"] < 0.6 for c in case["classification"]["candidates"])
+    assert "not sure enough" in case["triage"]["reason"]

@@ -395,6 +395,40 @@ class ClosedSchema(_View):
     by = fields.String()
 
 
+class CandidateViewSchema(_View):
+    category = fields.String()
+    score = Float()
+    confidence = Float()
+
+
+class ClassificationWordSchema(_View):
+    category = fields.String()
+    term = fields.String()
+    weight = Float()
+    negated = fields.Boolean()
+
+
+class LearnedEvidenceSchema(_View):
+    category = fields.String()
+    feature = fields.String()
+    examples = Integer()
+    weight = Float()
+
+
+class ClassificationViewSchema(_View):
+    """How dispatch classified a demand that came without a category (decision 60)."""
+
+    category = fields.String(allow_none=True, metadata={"description": "null: not sure enough, left to triage"})
+    confidence = Float()
+    candidates = fields.List(fields.Nested(CandidateViewSchema), metadata={"description": "best first, at most 3"})
+    words = fields.List(fields.Nested(ClassificationWordSchema),
+                        metadata={"description": "catalogue terms found; negated ones did not count"})
+    learned = fields.List(fields.Nested(LearnedEvidenceSchema),
+                          metadata={"description": "what the township's office examples added (decision 61)"})
+    explanation = fields.String()
+    at = AwareDateTime()
+
+
 class DispatchCaseViewSchema(_View):
     id = fields.String(attribute="_id")
     case_number = fields.String()
@@ -412,6 +446,7 @@ class DispatchCaseViewSchema(_View):
     duplicate_of = fields.String(allow_none=True)
     returns = Integer()
     triage = fields.Nested(TriageViewSchema)
+    classification = fields.Nested(ClassificationViewSchema)
     tasks = fields.List(fields.Nested(TaskViewSchema))
     history = fields.List(fields.Nested(HistoryEntrySchema))
     whistle = fields.Nested(WhistleViewSchema)

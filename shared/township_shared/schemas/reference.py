@@ -24,6 +24,9 @@ class CategorySchema(StrictSchema):
     handling_days = Integer(required=True, validate=validate.Range(min=1, max=60),
                                    metadata={"description": "handling limit in working days"})
     keywords = fields.List(fields.String(), load_default=list)
+    terms = fields.Dict(keys=fields.String(validate=validate.OneOf(("strong", "medium", "weak"))),
+                        values=fields.List(fields.String()), load_default=dict, load_only=True,
+                        metadata={"description": "words residents use for the category, by weight (classifier)"})
     community_service = fields.Boolean(load_default=False, metadata={
         "description": "may go to a double check-in Party member or volunteer of the same village"})
 
