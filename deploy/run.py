@@ -69,6 +69,14 @@ class Supervisor:
             self.say(f"{module} exited (code {proc.returncode}); starting it again in {delay:g} s")
 
 
+def demo_token_lines() -> str:
+    """The demo tokens ``make run`` prints, one per role, exactly as the README lists them (a contract test
+    compares the two): ``api_key=<token> role=<role> actor=<actor> township=<township>``."""
+    from identity.demo import shown_lines
+
+    return "\n".join(shown_lines())
+
+
 def sh(*cmd: str) -> None:
     subprocess.run(cmd, cwd=ROOT, check=True)
 
@@ -125,6 +133,9 @@ def main() -> int:
   HTTP API:   {base}/api/v1   (e.g. {base}/api/v1/categories)
   Health:     {base}/health
   Point a browser or curl at {base}/api/v1/demands . Ctrl-C stops everything this run started.
+
+  Demo tokens, one per role (send Authorization: Bearer <api_key>; every demo actor has one, README):
+{demo_token_lines()}
 """, flush=True)
         while True:
             time.sleep(1)

@@ -67,14 +67,15 @@ def dead_letter(service: str, handler: str, body: Any, exc: BaseException) -> di
 
 
 def consumer(handler: Callable) -> Callable:
-    """Decorate an event handler method of a service that has ``dead_letters = DeadLetterPublisher()``."""
+    """Decorate an event handler method of a service that has ``dead_letters = DeadLetterPublisher()``. Keyword
+    arguments an entrypoint adds to the body (the audit trail's ``exchange``) are passed on."""
 
     @functools.wraps(handler)
-    def wrapper(self, body):
+    def wrapper(self, body, **context):
         if isinstance(body, dict) and isinstance(body.get("correlation_id"), str):
             correlation(body["correlation_id"])
         try:
-            result = handler(self, body)
+            result = handler(self, body, **context)
         except Exception as exc:
             if is_outage(exc):
                 EVENTS_REQUEUED.labels(self.name, handler.__name__).inc()

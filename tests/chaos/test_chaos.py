@@ -36,9 +36,11 @@ RABBIT_EVERY = float(os.environ.get("CHAOS_RABBIT_EVERY", "45"))  # at least thi
 CONCURRENCY = int(os.environ.get("CHAOS_CONCURRENCY", "12"))  # demands in flight
 SERVICES = [spec.module for spec in services()]
 CATEGORIES = {"drinking_water": "water_station", "power_supply": "power_station", "roads_bridges": "transport_office"}
-CONSUMERS = {("intake.events", "demand_received"): [("dispatch", "receive_demand"), ("feedback", "watch_hotspots")],
+# the consumers of each malformed message's target (identity's audit trail takes every event of every service)
+CONSUMERS = {("intake.events", "demand_received"): [("dispatch", "receive_demand"), ("feedback", "watch_hotspots"),
+                                                    ("identity", "record_event")],
              ("dispatch.events", "task_completed"): [("feedback", "fold_task_completed"),
-                                                     ("feedback", "open_callback")]}
+                                                     ("feedback", "open_callback"), ("identity", "record_event")]}
 VILLAGES = ["dongpo", "xihe", "nanshan", "beiling", "taoyuan", "shiqiao", "liushu", "huaxi", "zhenjie"]
 
 
@@ -248,7 +250,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
                 broker.start()
                 last_rabbit = time.monotonic()
             elif action == "malformed":
-                # each target queue has two consumers, so each malformed message makes two dead letters
+                # each target has three consumers (CONSUMERS), so each malformed message makes three dead letters
                 exchange, key = rng.choice([("intake.events", "demand_received"), ("dispatch.events",
                                                                                    "task_completed")])
                 kind = rng.choice(["envelope", "payload", "undecodable"])

@@ -68,13 +68,14 @@ class Sink(list):
         self.append(record)
 
 
-def consumers(intake_repo, dispatch_repo, feedback_repo):
+def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo):
     from types import SimpleNamespace
 
     from dispatch.calendar import WorkCalendar
     from dispatch.domain import Policy
     from dispatch.service import DispatchService
     from feedback.service import FeedbackService
+    from identity.service import IdentityService
     from intake.service import IntakeService
 
     routing = SimpleNamespace(policy=Policy(), calendar=WorkCalendar.default())
@@ -85,10 +86,11 @@ def consumers(intake_repo, dispatch_repo, feedback_repo):
     feedback = worker_factory(FeedbackService, repo=feedback_repo, clock=FixedClock(), settings=settings_,
                               dead_letters=Sink())
     intake = worker_factory(IntakeService, repo=intake_repo, clock=FixedClock(), dead_letters=Sink())
+    identity = worker_factory(IdentityService, repo=identity_repo, clock=FixedClock(), dead_letters=Sink())
     return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
             (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
-            (feedback, "fold_case_reopened"), (intake, "follow_case_status")]
+            (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event")]
 
 
 @pytest.fixture
@@ -100,11 +102,20 @@ def feedback_repo(mongo_client, db_prefix):
     return repo
 
 
-def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, caplog, extremes):
+@pytest.fixture
+def identity_repo(mongo_client, db_prefix):
+    from identity.repository import IdentityRepository
+
+    repo = IdentityRepository(mongo_client[f"{db_prefix}_identity"])
+    repo.ensure_indexes()
+    return repo
+
+
+def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, identity_repo, caplog, extremes):
     """Arbitrary JSON, and valid events with one field made arbitrary or extreme (integers beyond 64 bits, dates
     at year 1 and 9999 with offsets, lone surrogates, astral text, nesting past the limit: ``conftest.py``)."""
     caplog.set_level(logging.WARNING)
-    workers = consumers(repo, dispatch_repo, feedback_repo)
+    workers = consumers(repo, dispatch_repo, feedback_repo, identity_repo)
     values = st.one_of(json_values, extremes.EXTREMES)
     bodies = st.one_of(json_values, extremes.DEEP, mutated_envelopes(values))
 

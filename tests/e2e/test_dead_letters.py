@@ -46,16 +46,17 @@ def test_malformed_events_are_dead_lettered_and_consumers_go_on(stack, http_base
     amqp = service_config["AMQP_URI"]
     publish(amqp, "intake.events", "demand_received", {"id": "x", "type": "demand_received", "version": 1})
     publish(amqp, "intake.events", "demand_received", ["not", "an", "envelope"])
-    got = dead_letters(http_base, 4)
-    assert got["count"] == 4
+    got = dead_letters(http_base, 6)
+    assert got["count"] == 6
     by = sorted((d["service"], d["handler"]) for d in got["items"])
-    assert by == [("dispatch", "receive_demand")] * 2 + [("feedback", "watch_hotspots")] * 2
+    assert by == ([("dispatch", "receive_demand")] * 2 + [("feedback", "watch_hotspots")] * 2
+                  + [("identity", "record_event")] * 2)  # the audit trail takes every event
     missing = next(d for d in got["items"] if isinstance(d["body"], dict) and d["service"] == "dispatch")
     assert missing["error"] == "ValidationFailed" and "payload" in missing["details"]["fields"]
 
     time.sleep(1.5)
     again = requests.get(f"{http_base}/api/v1/dead-letters", headers=OFFICE, timeout=10).json()
-    assert len(again["items"]) == 4  # read, not consumed; nothing re-queued in a loop
+    assert len(again["items"]) == 6  # read, not consumed; nothing re-queued in a loop
 
     assert_consumers_go_on(http_base, dispatch_repo, "13812345678")
     assert requests.get(f"{http_base}/api/v1/dead-letters", headers={"X-Actor-Id": "unit:water_station"},
@@ -68,20 +69,22 @@ def test_undecodable_bodies_are_dead_lettered_not_dropped(stack, http_base, serv
     amqp = service_config["AMQP_URI"]
     publish(amqp, "intake.events", "demand_received", b'{"id": "broken', content_type="application/json")
     publish(amqp, "dispatch.events", "task_completed", b"\xff\xfeplain text", content_type="text/plain")
-    got = dead_letters(http_base, 4)
-    assert got["count"] == 4
+    got = dead_letters(http_base, 6)
+    assert got["count"] == 6
     assert {d["error"] for d in got["items"]} == {"UndecodableMessage"}
     by = sorted((d["service"], d["handler"], d["routing_key"]) for d in got["items"])
     assert by == [("dispatch", "receive_demand", "demand_received"),
                   ("feedback", "fold_task_completed", "task_completed"),
                   ("feedback", "open_callback", "task_completed"),
-                  ("feedback", "watch_hotspots", "demand_received")]
-    assert len({d["letter_id"] for d in got["items"]}) == 4
+                  ("feedback", "watch_hotspots", "demand_received"),
+                  ("identity", "record_event", "demand_received"),
+                  ("identity", "record_event", "task_completed")]
+    assert len({d["letter_id"] for d in got["items"]}) == 6
     broken = next(d for d in got["items"] if d["service"] == "dispatch")
     assert broken["body"] == '{"id": "broken' and broken["content_type"] == "application/json"
     assert "JSONDecodeError" in broken["reason"] or "decode" in broken["reason"].lower()
 
     time.sleep(1.5)
-    assert requests.get(f"{http_base}/api/v1/dead-letters", headers=OFFICE, timeout=10).json()["count"] == 4
+    assert requests.get(f"{http_base}/api/v1/dead-letters", headers=OFFICE, timeout=10).json()["count"] == 6
 
     assert_consumers_go_on(http_base, dispatch_repo, "13812345679")
