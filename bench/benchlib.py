@@ -60,6 +60,15 @@ def health(base_url: str, timeout: float = 3.0) -> tuple[int | None, str]:
         return None, f"{type(exc).__name__}: {exc}"[:300]
 
 
+def resident_headers() -> dict[str, str]:
+    """Headers that make a demand come from one of many residents' addresses: the gateway believes
+    ``X-Forwarded-For`` from this host (a trusted proxy by default, decision 55), so a run measures many clients
+    rather than one client over its submission limit."""
+    import random
+
+    return {"X-Forwarded-For": f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"}
+
+
 def port_busy(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):

@@ -31,6 +31,7 @@ from nameko.messaging import Publisher, QueueConsumer
 
 from .clock import utcnow
 from .errors import BROKER_UNAVAILABLE, ServiceError, is_outage
+from .privacy import cut_out, scrub
 from .observability import EVENTS_DEAD_LETTERED, EVENTS_HANDLED, EVENTS_REQUEUED, correlation
 from .schemas.bounds import echo
 
@@ -54,15 +55,36 @@ def letter_id(service: str, handler: str, body: Any) -> str:
     return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def township_of(body: Any) -> str | None:
+    """The township a message names in its envelope, if it names one: whose office lists its dead letter."""
+    township = body.get("township_id") if isinstance(body, dict) else None
+    return township if isinstance(township, str) and 0 < len(township) <= 64 else None
+
+
+def _cut_out_all(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return cut_out(value, secrets)
+    if isinstance(value, dict):
+        return {k: _cut_out_all(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_out_all(v, secrets) for v in value]
+    return value
+
+
 def dead_letter(service: str, handler: str, body: Any, exc: BaseException) -> dict[str, Any]:
-    """The dead-letter record: the original body, where it failed and why."""
+    """The dead-letter record: the body without its personal data, where it failed and why (decision 58).
+
+    Personal fields (:data:`~township_shared.privacy.PERSONAL_FIELDS`: reporter, names, phones, comments, ...) are
+    replaced by markers of their type and length, and their values cut out of the reason, the details and the
+    traceback, which may quote them. The record names the township of the envelope, whose office lists it."""
+    removed: list[str] = []
     record = {"letter_id": letter_id(service, handler, body), "service": service, "handler": handler,
-              "at": utcnow().isoformat(), "body": body,
-              "error": type(exc).__name__, "reason": str(exc)[:2000]}
+              "township_id": township_of(body), "at": utcnow().isoformat(), "body": scrub(body, found=removed),
+              "error": type(exc).__name__, "reason": cut_out(str(exc)[:2000], removed)}
     if isinstance(exc, ServiceError):
-        record["details"] = exc.body
+        record["details"] = _cut_out_all(exc.body, removed)
     else:
-        record["traceback"] = "".join(traceback.format_exception(exc))[-4000:]
+        record["traceback"] = cut_out("".join(traceback.format_exception(exc))[-4000:], removed)
     return record
 
 
@@ -82,12 +104,14 @@ def consumer(handler: Callable) -> Callable:
                 log.warning("%s.%s: database unavailable (%s); the message will be redelivered", self.name,
                             handler.__name__, type(exc).__name__)
                 raise
+            record = dead_letter(self.name, handler.__name__, body, exc)
             if not isinstance(exc, ServiceError):
-                log.exception("%s.%s failed; message sent to %s", self.name, handler.__name__, DEAD_LETTERS)
+                log.error("%s.%s failed; message sent to %s\n%s", self.name, handler.__name__, DEAD_LETTERS,
+                          record["traceback"])
             else:
-                log.warning("%s.%s refused a message (%s); sent to %s", self.name, handler.__name__, echo(str(exc)),
-                            DEAD_LETTERS)
-            self.dead_letters(dead_letter(self.name, handler.__name__, body, exc))
+                log.warning("%s.%s refused a message (%s); sent to %s", self.name, handler.__name__,
+                            echo(record["reason"]), DEAD_LETTERS)
+            self.dead_letters(record)
             EVENTS_DEAD_LETTERED.labels(self.name, handler.__name__).inc()
             return None
         EVENTS_HANDLED.labels(self.name, handler.__name__).inc()
@@ -97,16 +121,18 @@ def consumer(handler: Callable) -> Callable:
 
 
 def undecodable_letter(service: str, handler: str, message: Any, exc: BaseException) -> dict[str, Any]:
-    """The dead-letter record of a message whose body could not be decoded: the raw body as text (invalid UTF-8
-    replaced), its content type and where it was addressed."""
+    """The dead-letter record of a message whose body could not be decoded: its size and SHA-256, never its text
+    (which cannot be parsed, so its personal data cannot be told from the rest: decision 58), its content type and
+    where it was addressed. It names no township: no office lists it."""
     raw = message.body
-    if isinstance(raw, (bytes, bytearray, memoryview)):
-        raw = bytes(raw).decode("utf-8", errors="replace")
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    raw = bytes(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else str(raw).encode("utf-8", "replace")
     info = message.delivery_info or {}
-    body = str(raw)[:100_000]
-    return {"letter_id": letter_id(service, handler, body), "service": service, "handler": handler,
-            "at": utcnow().isoformat(), "body": body,
-            "error": "UndecodableMessage", "reason": f"{type(exc).__name__}: {exc}"[:2000],
+    return {"letter_id": letter_id(service, handler, raw.decode("utf-8", errors="replace")[:100_000]),
+            "service": service, "handler": handler, "township_id": None, "at": utcnow().isoformat(),
+            "body": None, "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
+            "error": "UndecodableMessage", "reason": f"{type(exc).__name__}: {exc}"[:300],
             "content_type": message.content_type, "content_encoding": message.content_encoding,
             "exchange": info.get("exchange"), "routing_key": info.get("routing_key")}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import pymongo.errors
@@ -62,6 +63,13 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class Gone(ServiceError):
+    """The thing existed and is no longer usable, for good (an expired callback link): 410."""
+
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"
@@ -72,7 +80,19 @@ class UnsupportedMediaType(ServiceError):
     code = "unsupported_media_type"
 
 
-EXPECTED = (ValidationFailed, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType, ServiceError)
+class TooManyRequests(ServiceError):
+    """A client or a reporter over its submission limit (decision 55): 429, ``retry_after`` seconds in the body,
+    which the gateway also sends as ``Retry-After``."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, **details: Any):
+        super().__init__(message, retry_after=max(1, int(retry_after)), **details)
+
+
+EXPECTED = (ValidationFailed, Unauthorized, Forbidden, NotFound, Conflict, Gone, PayloadTooLarge,
+            UnsupportedMediaType, TooManyRequests, ServiceError)
 _BY_NAME = {cls.__name__: cls for cls in EXPECTED}
 
 
@@ -180,8 +200,31 @@ class LongLineLogFilter(logging.Filter):
         return True
 
 
-def install_log_filter(logger_name: str, log_filter: logging.Filter) -> None:
-    """Attach ``log_filter`` to the logger, unless a filter of its class is there already (once per process)."""
+class RedactingLogFilter(logging.Filter):
+    """Replaces what ``pattern`` matches in a record's message by ``replacement`` (a secret in a URL: the access
+    log and our own lines echo the path, and ``/api/v1/callback-links/<token>`` is a resident's one-time key,
+    decision 56). Install it first on a logger (:func:`install_log_filter` ``first=True``), so no other filter cuts
+    a secret in two before it is recognised."""
+
+    def __init__(self, pattern: str | re.Pattern, replacement: str):
+        super().__init__()
+        self.pattern = re.compile(pattern)
+        self.replacement = replacement
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.pattern.sub(self.replacement, message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def install_log_filter(logger_name: str, log_filter: logging.Filter, first: bool = False) -> None:
+    """Attach ``log_filter`` to the logger (before its other filters if ``first``), unless a filter of its class
+    is there already (once per process)."""
     logger = logging.getLogger(logger_name)
     if not any(type(f) is type(log_filter) for f in logger.filters):
-        logger.addFilter(log_filter)
+        if first:
+            logger.filters.insert(0, log_filter)
+        else:
+            logger.addFilter(log_filter)

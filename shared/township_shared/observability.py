@@ -8,7 +8,8 @@
   container starts), else what ``nameko run`` was asked to run (``nameko run intake.service``: ``intake``), so even
   the lines nameko logs before the container exists name their service (:func:`service_name`).
 - :class:`Metrics`, a DependencyProvider, times every entrypoint of its service (RPC, HTTP, event, timer) into a
-  latency histogram, counts failures, and serves the process's metrics on ``METRICS_PORT_<SERVICE>`` (0: off).
+  latency histogram, counts failures, and serves the process's metrics on ``METRICS_HOST:METRICS_PORT_<SERVICE>``
+  (0: off; the host 127.0.0.1 unless configured).
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ EVENTS_DEAD_LETTERED = Counter("township_events_dead_lettered_total", "Events se
 EVENTS_REQUEUED = Counter("township_events_requeued_total", "Events requeued for a database outage",
                           ["service", "handler"])
 
+
+DEFAULT_METRICS_HOST = "127.0.0.1"
 
 _process_services: set[str] = set()
 NAMEKO_RUN_OPTIONS_WITH_VALUE = ("--config", "--broker", "--backdoor-port")
@@ -123,13 +126,16 @@ class JsonFormatter(logging.Formatter):
 
 class Metrics(DependencyProvider):
     """Latency and failures of every entrypoint of the service; the process's metrics on
-    ``METRICS_PORT_<SERVICE>`` (Prometheus text format), one port per service process."""
+    ``METRICS_PORT_<SERVICE>`` (Prometheus text format), one port per service process, bound to ``METRICS_HOST``
+    (127.0.0.1: this host only; a scraper elsewhere reaches it through the host's own agent or a tunnel,
+    decision 57)."""
 
     _served: set[int] = set()
 
     def setup(self):
         config = self.container.config
         self.port = int(config.get(f"METRICS_PORT_{self.container.service_name.upper()}", 0) or 0)
+        self.host = config.get("METRICS_HOST") or DEFAULT_METRICS_HOST
         self.service = self.container.service_name
         self.started: dict[Any, float] = {}
         register_service(self.service)
@@ -137,7 +143,7 @@ class Metrics(DependencyProvider):
     def start(self):
         if self.port and self.port not in Metrics._served:
             try:
-                start_http_server(self.port, addr="127.0.0.1")
+                start_http_server(self.port, addr=self.host)
                 Metrics._served.add(self.port)
             except OSError as exc:  # metrics are not worth refusing to serve residents
                 logging.getLogger(__name__).error("%s: metrics not served on port %s: %s", self.service,

@@ -63,6 +63,10 @@ def demo(mongo_client, db_prefix):
     return load
 
 
+# tests post many demands from one address and phone; the tests of the limits set their own (decision 55)
+NO_SUBMISSION_LIMITS = {"RATE_LIMIT_PER_ADDRESS": 0, "RATE_LIMIT_PER_PHONE": 0}
+
+
 @pytest.fixture
 def service_config(rabbit_config, web_config, mongo_uri, db_prefix) -> dict[str, Any]:
     return {
@@ -73,6 +77,7 @@ def service_config(rabbit_config, web_config, mongo_uri, db_prefix) -> dict[str,
         "DEFAULT_TOWNSHIP_ID": "qingshui",
         "MAX_BODY_BYTES": 65536,
         "OUTBOX_GRACE_SECONDS": 0.5,
+        **NO_SUBMISSION_LIMITS,
     }
 
 
@@ -209,6 +214,7 @@ class ServiceProcess:
             "MONGODB_DB_PREFIX": config["MONGODB_DB_PREFIX"],
             "OUTBOX_GRACE_SECONDS": str(config.get("OUTBOX_GRACE_SECONDS", 1)),
             **{spec.metrics_variable: "0" for spec in services() if spec.metrics_variable},
+            **{key: str(value) for key, value in NO_SUBMISSION_LIMITS.items()},
             **(extra_env or {}),
         }
         self.proc = None

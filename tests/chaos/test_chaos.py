@@ -8,6 +8,7 @@ malformed message is in the dead-letter queue.
 24 in flight, and RabbitMQ restarts with CHAOS_RABBIT=1, at most one per CHAOS_RABBIT_EVERY seconds)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -153,6 +154,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
     seen_completions = event_listener("dispatch", "task_completed")
     malformed_kinds = Counter()
     malformed_targets: list[tuple[str, str]] = []  # the n-th malformed message carries "chaos-bad-<n>"
+    undecodable: dict[str, int] = {}  # SHA-256 of an undecodable body -> its n (its letters keep only the hash)
     base = stack.base
     office = {"X-Actor-Id": "office"}
     accepted: dict[int, str] = {}
@@ -255,8 +257,9 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
                                                                                    "task_completed")])
                 kind = rng.choice(["envelope", "payload", "undecodable"])
                 if kind == "undecodable":
-                    ok = publish(exchange, key, f"\x00{{not json chaos-bad-{malformed}".encode(),
-                                 content_type="application/json", content_encoding="binary")
+                    raw = f"\x00{{not json chaos-bad-{malformed}".encode()
+                    undecodable[hashlib.sha256(raw).hexdigest()] = malformed  # a letter keeps only the hash
+                    ok = publish(exchange, key, raw, content_type="application/json", content_encoding="binary")
                 elif kind == "payload":
                     envelope = {"id": f"chaos-bad-{malformed}", "type": key, "version": 1,
                                 "time": "2026-11-29T08:00:00+00:00", "source": exchange.split(".")[0],
@@ -365,8 +368,9 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
     got, unexpected = Counter(), []
     for letter in letters:
         tag = re.search(r"chaos-bad-(\d+)", json.dumps(letter.get("body"), ensure_ascii=False))
-        if tag:
-            got[(letter["service"], letter["handler"], int(tag.group(1)))] += 1
+        number = int(tag.group(1)) if tag else undecodable.get(letter.get("sha256"))
+        if number is not None:
+            got[(letter["service"], letter["handler"], number)] += 1
         else:
             unexpected.append({k: letter.get(k) for k in ("service", "handler", "error", "reason")})
     assert not unexpected, f"dead letters the test did not cause: {unexpected}"

@@ -19,11 +19,12 @@ def FiguresStore():
 
 
 class Settings(DependencyProvider):
-    """Callback attempts, hotspot rule and the local timezone that decides which day an event counts in."""
+    """Callback attempts and link lifetime, hotspot rule and the local timezone that decides which day an event counts in."""
 
     def setup(self):
         config = self.container.config
         self.max_attempts = int(config.get("CALLBACK_MAX_ATTEMPTS", 3))
+        self.link_lifetime = timedelta(days=float(config.get("CALLBACK_LINK_DAYS", 14)))
         self.hotspot_min = int(config.get("HOTSPOT_MIN_DEMANDS", 5))
         self.hotspot_window = timedelta(hours=float(config.get("HOTSPOT_WINDOW_HOURS", 24)))
         self.timezone = config.get("TOWNSHIP_TIMEZONE", "Asia/Shanghai")

@@ -30,6 +30,12 @@ def new_callback(case_id: str, task_id: str, township_id: str, unit: Mapping[str
             "token": secrets.token_urlsafe(18)}
 
 
+def link_expires_at(cb: Mapping[str, Any], lifetime: timedelta) -> datetime:
+    """When the resident's link stops working: ``lifetime`` (``CALLBACK_LINK_DAYS``) after the callback became
+    due, so a changed setting applies to the links already sent too (decision 56)."""
+    return cb["created_at"] + lifetime
+
+
 def _unit_fact(cb: Mapping[str, Any]) -> dict[str, Any]:
     return {"case_id": cb["case_id"], "callback_id": cb["_id"], "unit": cb["unit"], "village": cb["village"],
             "category": cb["category"]}

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from township_shared import store
-from township_shared.errors import NotFound
+from township_shared.errors import Gone, NotFound
 from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.schemas.feedback import HotspotDetectedV1
 
@@ -90,16 +90,22 @@ def callback_classify(repo, now, township_id, callback_id, command, by="office")
                    repo.save_callback, now, f"no callback {callback_id!r}")
 
 
-def callback_for_token(repo: FeedbackRepository, token: str) -> dict[str, Any]:
+def callback_for_token(repo: FeedbackRepository, token: str, now: datetime, lifetime: timedelta) -> dict[str, Any]:
+    """The callback behind a resident's link: :class:`NotFound` if unknown or used, :class:`Gone` once expired
+    (decision 56). Neither message repeats the token."""
     cb = repo.callback_by_token(token)
     if cb is None or cb["status"] != "due":
         raise NotFound("this link is unknown or was already used")
+    expired = domain.link_expires_at(cb, lifetime)
+    if now >= expired:
+        raise Gone("this link has expired; the township's office will call you, or call its hotline",
+                   expired_at=expired.isoformat())
     return cb
 
 
-def resident_answer(repo, now, token, answer) -> dict[str, Any]:
+def resident_answer(repo, now, token, answer, lifetime: timedelta) -> dict[str, Any]:
     """One use per link: answering removes the token, so a second use (or a racing one) finds nothing."""
-    return _mutate(repo, lambda: callback_for_token(repo, token),
+    return _mutate(repo, lambda: callback_for_token(repo, token, now, lifetime),
                    lambda doc: domain.record_answer(doc, now, answer, "link", "resident"), repo.save_callback, now,
                    "this link is unknown or was already used")
 

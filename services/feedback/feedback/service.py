@@ -1,8 +1,6 @@
 """The feedback nameko service: callbacks, completion reports, assessment figures folded from events, hotspots."""
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import timedelta
 
@@ -12,6 +10,7 @@ from nameko.timer import timer
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared.errors import EXPECTED
 from township_shared.events import load_event
+from township_shared.exports import to_csv
 from township_shared.schemas import feedback as s
 from township_shared.observability import Metrics
 from township_shared.relay import EventRelay
@@ -129,11 +128,13 @@ class FeedbackService:
 
     @rpc(expected_exceptions=EXPECTED)
     def get_callback_link(self, token):
-        return s.PublicCallbackSchema().dump(handlers.callback_for_token(self.repo, token))
+        return s.PublicCallbackSchema().dump(handlers.callback_for_token(self.repo, token, self.clock.now(),
+                                                                          self.settings.link_lifetime))
 
     @rpc(expected_exceptions=EXPECTED)
     def answer_callback_link(self, token, body):
-        cb = handlers.resident_answer(self.repo, self.clock.now(), token, load(s.ResidentAnswerSchema(), body))
+        cb = handlers.resident_answer(self.repo, self.clock.now(), token, load(s.ResidentAnswerSchema(), body),
+                                      self.settings.link_lifetime)
         self.events.flush(cb, "callbacks")
         return {"status": cb["status"], "thanks": True}
 
@@ -178,11 +179,7 @@ class FeedbackService:
     @rpc(expected_exceptions=EXPECTED)
     def assessment_csv(self, township_id, query):
         rows = s.FigureRowSchema(many=True).dump(self._rows(township_id, load(s.AssessmentQuerySchema(), query)))
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(s.FigureRowSchema().fields))
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        return to_csv(rows, list(s.FigureRowSchema().fields))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_hotspots(self, township_id, days=30):

@@ -13,6 +13,8 @@ from nameko.extensions import DependencyProvider
 from township_shared.consumers import ResilientQueueConsumer
 from township_shared.mongo import DEFAULT_URI, make_client, ping
 
+DEAD_LETTER_SCAN = 2000  # letters read per listing (a few KB each): enough for a township's office to see its own
+
 
 class ReplyListener(nameko_rpc.ReplyListener):
     """nameko's listener for RPC replies on a :class:`ResilientQueueConsumer`: when RabbitMQ goes away,
@@ -67,8 +69,12 @@ class Broker(DependencyProvider):
         base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}"
         return f"{base}/api/{path}", (parts.username or "guest", parts.password or "guest")
 
-    def dead_letters(self, limit: int) -> dict:
-        """Up to ``limit`` dead letters, oldest first, left in the queue (ack_requeue_true)."""
+    def dead_letters(self, township_id: str, limit: int) -> dict:
+        """Up to ``limit`` dead letters of ``township_id``, oldest first, left in the queue (ack_requeue_true).
+
+        The queue is shared by every township: the oldest :data:`DEAD_LETTER_SCAN` letters are read and those of
+        other townships, or of none (decision 58), left out; ``count`` is how many of the township's were among
+        them."""
         from township_shared.consumers import DEAD_LETTERS
 
         url, auth = self._url(f"queues/{self.vhost}/{quote(DEAD_LETTERS, safe='')}")
@@ -76,17 +82,18 @@ class Broker(DependencyProvider):
         if info.status_code == 404:
             return {"count": 0, "items": []}
         info.raise_for_status()
-        got = requests.post(f"{url}/get", auth=auth, timeout=10,
-                            json={"count": limit, "ackmode": "ack_requeue_true", "encoding": "auto"})
+        got = requests.post(f"{url}/get", auth=auth, timeout=30,
+                            json={"count": DEAD_LETTER_SCAN, "ackmode": "ack_requeue_true", "encoding": "auto"})
         got.raise_for_status()
-        items = []
+        mine = []
         for message in got.json():
             try:
-                items.append(json.loads(message["payload"]))
+                letter = json.loads(message["payload"])
             except (ValueError, TypeError):
-                items.append({"raw": message["payload"]})
-        # the API's message count is a statistic refreshed every few seconds: never report fewer than were read
-        return {"count": max(info.json().get("messages") or 0, len(items)), "items": items}
+                continue  # not written by a service: no township to show it to
+            if isinstance(letter, dict) and letter.get("township_id") == township_id:
+                mine.append(letter)
+        return {"count": len(mine), "items": mine[:limit]}
 
     def queue_depths(self) -> dict[str, dict[str, int]]:
         """Messages ready and unacknowledged per queue of the product's vhost."""

@@ -28,6 +28,8 @@ from township_shared.errors import (BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS, For
 from township_shared.schemas.bounds import MAX_DEPTH, check_json, echo
 from township_shared.schemas.common import CODE
 
+from .security import SecurityHeaders, install_secret_redaction
+
 log = logging.getLogger(__name__)
 
 TOWNSHIP_HEADER = "X-Township-Id"
@@ -42,8 +44,13 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(status: int, body: dict[str, Any]) -> Response:
-    """A JSON error; a 503 says when to retry."""
-    return json_response(status, body, {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None)
+    """A JSON error; a 503 and a 429 say when to retry (a 429 as its body's ``retry_after``)."""
+    headers = None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    elif status == 429:
+        headers = {"Retry-After": str(body.get("retry_after") or RETRY_AFTER_SECONDS)}
+    return json_response(status, body, headers)
 
 
 def api(handler: Callable[..., Response]) -> Callable[..., Response]:
@@ -98,6 +105,11 @@ class NoDelayWebServer(WebServer):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return super().get_wsgi_server(sock, wsgi_app, *args, **kwargs)
 
+    def get_wsgi_app(self):
+        """nameko's application inside :class:`~gateway.security.SecurityHeaders`: every answer gets them, the
+        ones werkzeug makes before a route is found (405) included."""
+        return SecurityHeaders(super().get_wsgi_app())
+
 
 class HttpEntrypoint(HttpRequestHandler):
     """nameko's ``@http`` entrypoint, answering in the API's JSON what fails before a route runs.
@@ -110,6 +122,7 @@ class HttpEntrypoint(HttpRequestHandler):
     server = NoDelayWebServer()
 
     def setup(self):
+        install_secret_redaction()  # first: a cut line must not keep half a token
         install_log_filter("nameko.web.server", LongLineLogFilter())  # the access log echoes the whole URL
         super().setup()
 

@@ -21,6 +21,7 @@ from . import openapi
 from .openapi import (ACTOR, IDEMPOTENCY, OFFICE, TOWNSHIP, Operation, items, operation, operations, query,
                       undocumented)
 from .dependencies import Broker, HealthProbe, RpcProxy
+from .security import client_of, metrics_guard
 from .http import (actor_of, api, http, json_response, office_of, query_args, read_json, read_json_or_empty,
                    reviewer_of, township_of)
 
@@ -69,7 +70,7 @@ class GatewayService:
         return json_response(200 if ok else 503, {"status": "ok" if ok else "degraded", **checks})
 
     @operation("Submit a resident's demand", headers=(TOWNSHIP, IDEMPOTENCY), body=d.DemandSubmissionSchema,
-               status=201, response=d.DemandAcceptedSchema, errors=(400, 404, 409, 413, 415))
+               status=201, response=d.DemandAcceptedSchema, errors=(400, 404, 409, 413, 415, 429))
     @http("POST", "/api/v1/demands")
     @api
     def submit_demand(self, request):
@@ -82,7 +83,7 @@ class GatewayService:
         # Without a client key the gateway still gives the request one, so an RPC message redelivered after
         # intake crashed mid-request replays instead of storing the demand twice.
         key = f"client:{client_key}" if client_key else f"request:{uuid.uuid4().hex}"
-        result = self.intake.submit_demand(township, submission, key)
+        result = self.intake.submit_demand(township, submission, key, client=client_of(request, self.config))
         case = result["case"]
         headers = {"Location": f"/api/v1/demands/{case['id']}"}
         if result["replayed"] and client_key:
@@ -255,13 +256,13 @@ class GatewayService:
         method = getattr(self.feedback, CALLBACK_COMMANDS[command][0])
         return json_response(200, method(self._township(request), callback_id, self._body(request)))
 
-    @operation("What the resident sees behind the link", response=fb.PublicCallbackSchema, errors=(404,))
+    @operation("What the resident sees behind the link", response=fb.PublicCallbackSchema, errors=(404, 410))
     @http("GET", "/api/v1/callback-links/<string:token>")
     @api
     def callback_link(self, request, token):
         return json_response(200, self.feedback.get_callback_link(token))
 
-    @operation("The resident answers (once)", body=fb.ResidentAnswerSchema, errors=(400, 404, 409))
+    @operation("The resident answers (once)", body=fb.ResidentAnswerSchema, errors=(400, 404, 409, 410))
     @http("POST", "/api/v1/callback-links/<string:token>")
     @api
     def answer_callback_link(self, request, token):
@@ -347,9 +348,10 @@ class GatewayService:
         """The OpenAPI 3 document, generated from the routes' declarations and the marshmallow schemas."""
         return json_response(200, openapi.document(GatewayService))
 
-    @operation("Prometheus metrics of the gateway and the depth of every queue", media_type="text/plain",
-               response={"type": "string"})
+    @operation("Prometheus metrics of the gateway and the depth of every queue (this host, or METRICS_TOKEN)",
+               media_type="text/plain", response={"type": "string"}, errors=(401,))
     @http("GET", "/metrics")
+    @metrics_guard
     def metrics_text(self, request):
         """Prometheus text: this process's entrypoint latencies and failures, and every queue's depth (read
         from RabbitMQ at scrape time). Each service process serves its own on ``METRICS_PORT_<SERVICE>``."""
@@ -373,20 +375,21 @@ class GatewayService:
         body = generate_latest(REGISTRY) + generate_latest(registry)
         return Response(body, status=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @operation("Messages a service could not use (office)", headers=(OFFICE,),
+    @operation("The township's messages a service could not use (office)", headers=(TOWNSHIP, OFFICE),
                query=[query("limit", "at most this many (default 50)", type="integer", minimum=1, maximum=500)],
                errors=(400, 403))
     @http("GET", "/api/v1/dead-letters")
     @api
     def dead_letters(self, request):
-        """Messages a service could not use, with where and why (office); they stay queued for inspection."""
+        """The township's messages a service could not use, with where and why (office); they stay queued for
+        inspection. A letter whose township cannot be read is no office's (decision 58)."""
         office_of(request)
         args = query_args(request)
         try:
             limit = max(1, min(int(args.get("limit", 50)), 500))
         except ValueError:
             raise ValidationFailed({"limit": ["must be a number from 1 to 500"]}) from None
-        return json_response(200, self.broker.dead_letters(limit))
+        return json_response(200, self.broker.dead_letters(self._township(request), limit))
 
     @undocumented("every other path answers 404")
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")

@@ -5,17 +5,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from township_shared import outbox
-from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from township_shared.events import Event, make_event
 from township_shared.privacy import mask_phone
 from township_shared.schemas.common import OPEN_STATUSES
 from township_shared.schemas.demands import DemandReceivedV1
 
-from . import domain
+from . import domain, limits
 from .repository import DemandRepository, IdempotencyKeyTaken
 
 SOURCE = "intake"
@@ -46,12 +46,14 @@ def _replay(existing: dict[str, Any], request_hash: str) -> Accepted:
 
 
 def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submission: dict[str, Any],
-                  idempotency_key: str | None = None) -> Accepted:
+                  idempotency_key: str | None = None, client: str | None = None,
+                  submission_limits: Iterable[limits.Limit] = ()) -> Accepted:
     """Store a demand as a new case with its ``demand_received`` event pending in the same document.
 
     A retry carrying the same idempotency key and body returns the stored case (``replayed``); the same key
     with another body is a :class:`Conflict`. Concurrent retries race on a unique index, so exactly one case
-    is stored whatever the interleaving."""
+    is stored whatever the interleaving. A new demand is counted under ``client`` (None: not counted) and its
+    reporter's phone within ``submission_limits``: over one, :class:`TooManyRequests` and nothing is stored."""
     ref = reference_or_404(repo, township_id)
     request_hash = domain.fingerprint(submission)  # of the body as sent: a retry sends the same
     submission, phone_errors = domain.normalise_phone(submission, ref)
@@ -65,6 +67,39 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
         if existing:
             return _replay(existing, request_hash)
 
+    case_id = uuid.uuid4().hex
+    taken = take_slots(repo, now, township_id, {"address": client, "phone": submission["reporter"]["phone"]},
+                       submission_limits, case_id)
+    try:
+        return _store(repo, now, township_id, ref, submission, idempotency_key, request_hash, case_id)
+    except IdempotencyKeyTaken:  # a concurrent retry stored it: this one is not a demand more
+        for counter in taken:
+            repo.release_slot(counter, case_id)
+        return _replay(_winner(repo, township_id, idempotency_key), request_hash)
+
+
+def take_slots(repo: DemandRepository, now: datetime, township_id: str, keys: dict[str, str | None],
+               submission_limits: Iterable[limits.Limit], slot: str) -> list[str]:
+    """Count a demand under each ``keys[limit.kind]`` (None: not counted) within its limit; the counters taken.
+    Over one limit, the slots already taken are given back and :class:`TooManyRequests` says when to retry."""
+    taken: list[str] = []
+    for limit in submission_limits:
+        if not limit.active or not keys.get(limit.kind):
+            continue
+        counter = limits.counter_id(township_id, limit.kind, keys[limit.kind])
+        oldest = repo.take_slot(counter, township_id, now, limit.count, limit.window, slot)
+        if oldest is not None:
+            for done in taken:
+                repo.release_slot(done, slot)
+            wait = limits.retry_after(oldest, limit.window, now)
+            raise TooManyRequests(f"{limits.MESSAGES[limit.kind]}: at most {limit.count} within "
+                                  f"{limits.describe(limit.window)}; retry in {wait} s", wait, limit=limit.kind)
+        taken.append(counter)
+    return taken
+
+
+def _store(repo: DemandRepository, now: datetime, township_id: str, ref: domain.ReferenceData,
+           submission: dict[str, Any], idempotency_key: str, request_hash: str, case_id: str) -> Accepted:
     duplicate_of = None
     if submission.get("category"):
         candidates = repo.duplicate_candidates(township_id, submission["village"], submission["category"],
@@ -74,7 +109,6 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
 
     local_day = now.astimezone(ZoneInfo(ref.timezone)).date()
     seq, day_seq = repo.next_numbers(township_id, f"{local_day:%Y%m%d}")
-    case_id = uuid.uuid4().hex
     case = {
         "_id": case_id,
         "township_id": township_id,
@@ -98,10 +132,7 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
     event = make_event(DemandReceivedV1, {**case, "case_id": case_id}, source=SOURCE, township_id=township_id,
                        correlation_id=case_id, time=now)
     outbox.attach(case, [event], now)
-    try:
-        repo.insert_case(case)
-    except IdempotencyKeyTaken:
-        return _replay(_winner(repo, township_id, idempotency_key), request_hash)
+    repo.insert_case(case)
     return Accepted(case, replayed=False)
 
 

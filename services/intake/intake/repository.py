@@ -38,6 +38,7 @@ class DemandRepository:
         self.townships = db["townships"]
         self.villages = db["villages"]
         self.categories = db["categories"]
+        self.limits = db["submission_limits"]
         self._reference: dict[str, tuple[float, ReferenceData | None]] = {}
 
     def ensure_indexes(self) -> None:
@@ -53,6 +54,8 @@ class DemandRepository:
                         ("received_at", DESCENDING)], name="duplicate_candidates")
         for coll in (self.villages, self.categories):
             coll.create_index([("township_id", ASCENDING), ("code", ASCENDING)], unique=True, name="township_code")
+        # a counter nobody submitted under for a whole window is empty: the server may drop it
+        self.limits.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at")
 
     # reference data -------------------------------------------------------------------------------------
     def save_township(self, township: dict[str, Any], villages: Iterable[dict[str, Any]],
@@ -90,6 +93,35 @@ class DemandRepository:
     def list_categories(self, township_id: str) -> list[dict[str, Any]]:
         return sorted(self.categories.find({"township_id": township_id}, {"_id": 0, "township_id": 0}),
                       key=lambda c: c["code"])
+
+    # submission limits (decision 55) -------------------------------------------------------------------
+    def take_slot(self, counter: str, township_id: str, now: datetime, count: int, window: timedelta,
+                  slot: str) -> datetime | None:
+        """Count one demand (``slot``) under ``counter`` if fewer than ``count`` were counted since ``now - window``;
+        None when counted, else the time of the oldest counted one (the caller says when to retry).
+
+        One conditional update, atomic on the server: the counter keeps its latest ``count`` entries, and takes a
+        new one only while it holds fewer or its oldest has left the window. When the condition fails the upsert
+        tries to insert a counter that exists: the duplicate key is the refusal, once the counter confirms it is full."""
+        condition = {"_id": counter, "$or": [{f"entries.{count - 1}": {"$exists": False}},
+                                             {"entries.0.at": {"$lte": now - window}}]}
+        change = {"$push": {"entries": {"$each": [{"at": now, "slot": slot}], "$sort": {"at": 1},
+                                        "$slice": -count}},
+                  "$set": {"township_id": township_id, "expires_at": now + window}}
+        for _ in range(5):
+            try:
+                self.limits.update_one(condition, change, upsert=True)
+                return None
+            except DuplicateKeyError:
+                entries = (self.limits.find_one({"_id": counter}, {"entries": 1}) or {}).get("entries") or []
+                if len(entries) >= count and entries[0]["at"] > now - window:
+                    return entries[0]["at"]
+            # two first demands raced to create the counter, or it expired meanwhile: count again
+        raise RuntimeError(f"could not count a demand under {counter}")
+
+    def release_slot(self, counter: str, slot: str) -> None:
+        """Uncount a demand that was not stored after all (a concurrent retry stored it first)."""
+        self.limits.update_one({"_id": counter}, {"$pull": {"entries": {"slot": slot}}})
 
     # cases ----------------------------------------------------------------------------------------------
     def next_numbers(self, township_id: str, local_day: str) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from township_shared.observability import Metrics, correlation
 from township_shared.relay import EventRelay
 from township_shared.service import Clock, load, rpc
 
-from . import handlers
+from . import handlers, limits
 from .dependencies import DemandStore
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,12 @@ class IntakeService:
     metrics = Metrics()
 
     @rpc(expected_exceptions=EXPECTED)
-    def submit_demand(self, township_id, submission, idempotency_key=None):
-        """Accept a demand; returns ``{"case": DemandAccepted, "replayed": bool}``."""
+    def submit_demand(self, township_id, submission, idempotency_key=None, client=None):
+        """Accept a demand; returns ``{"case": DemandAccepted, "replayed": bool}``. ``client`` is the key the
+        gateway counts the caller under (decision 55), None for a caller the limits do not apply to."""
         loaded = load(DemandSubmissionSchema(), submission)
-        accepted = handlers.submit_demand(self.repo, self.clock.now(), township_id, loaded, idempotency_key)
+        accepted = handlers.submit_demand(self.repo, self.clock.now(), township_id, loaded, idempotency_key,
+                                          client, limits.from_config(self.config))
         correlation(accepted.case["_id"])
         log.info("demand %s accepted as %s (%s)", accepted.case["case_number"], accepted.case["status"],
                  "replayed" if accepted.replayed else "new")
