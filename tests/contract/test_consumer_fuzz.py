@@ -11,8 +11,8 @@ from nameko.testing.services import worker_factory
 from township_shared.clock import FixedClock
 from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
-from township_shared.schemas.dispatch import (CaseReopenedV1, CaseStatusChangedV1, TaskAssignedV1,
-                                              TaskCompletedV1)
+from township_shared.schemas.dispatch import (CaseReopenedV1, CaseRoutedV1, CaseStatusChangedV1,
+                                              TaskAssignedV1, TaskCompletedV1)
 from township_shared.schemas.feedback import CallbackConcludedV1
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,11 @@ VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
     make_event(CaseReopenedV1, {"case_id": "c1", "callback_id": "c1.1", "unit": TASK["assignee"],
                                 "village": "dongpo", "category": "drinking_water", "reason": "r",
                                 "stage": "handling"}, source="dispatch", township_id="qingshui",
-               correlation_id="c1")]
+               correlation_id="c1"),
+    make_event(CaseRoutedV1, {"case_id": "c1", "case_number": "QS-20261129-0001", "category": "drinking_water",
+                              "village": "dongpo", "lead": TASK["assignee"], "co_handlers": [], "by": "office",
+                              "reason": "r", "classified_by": "office"}, source="dispatch",
+               township_id="qingshui", correlation_id="c1")]
 
 
 def mutated_envelopes(values):
@@ -88,6 +92,7 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo):
     intake = worker_factory(IntakeService, repo=intake_repo, clock=FixedClock(), dead_letters=Sink())
     identity = worker_factory(IdentityService, repo=identity_repo, clock=FixedClock(), dead_letters=Sink())
     return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
+            (dispatch, "learn_from_routing"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
             (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
             (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event")]

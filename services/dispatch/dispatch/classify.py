@@ -26,13 +26,14 @@ so a long text repeating one word does not outweigh a text naming several aspect
 自来水), ``terms.weak`` 1 (a hint that needs company: 老人): weak terms add to a category only when a stronger term
 of it was found, so everyday words (门口, 晚上) never make a category up on their own.
 
-Confidence is a softmax over the categories that scored, with a pseudo-category "nothing" of score
+Confidence is a softmax over the categories, with a pseudo-category "nothing" of score
 ``Tuning.evidence_floor`` standing for the chance that the words found are incidental::
 
-    confidence(c) = exp(score(c)) / (exp(floor) + sum of exp(score(k)) over k that scored)
+    confidence(c) = (exp(score(c)) - 1) / (exp(floor) + sum of (exp(score(k)) - 1) over every category k)
 
-so one strong term alone (3 against a floor of 1.5) gives 0.82, two categories with equal scores give at most 0.5
-each, one weak hint gives 0.38. The top category is chosen only when its confidence reaches
+(the ``- 1`` makes a category with no evidence weigh nothing, and one with a trace of evidence almost nothing),
+so one strong term alone (3 against a floor of 1.5) gives 0.81, one medium term 0.59, two categories with equal
+scores less than 0.5 each. The top category is chosen only when its confidence reaches
 ``Tuning.threshold`` (configuration); otherwise the case goes to the office's triage queue with the candidates
 and their confidences, because a wrong automatic route costs a resident more than a short wait.
 """
@@ -64,10 +65,12 @@ _CORRECTION = re.compile(r"而是|就是|是|但是|\bbut\b|\bit'?s\b|\bit is\b"
 @dataclass(frozen=True)
 class Tuning:
     """How sure the classifier must be (configuration: ``ROUTING_CONFIDENCE_THRESHOLD``,
-    ``ROUTING_EVIDENCE_FLOOR``)."""
+    ``ROUTING_EVIDENCE_FLOOR``) and how much the township's learned examples may add to a category
+    (``ROUTING_LEARNED_CAP``, :mod:`dispatch.learning`)."""
 
-    threshold: float = 0.6
+    threshold: float = 0.55
     evidence_floor: float = 1.5
+    learned_cap: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ def find_evidence(text: str, lex: Lexicon) -> list[Evidence]:
     term counts (not negated) if any of its occurrences is outside every negation."""
     norm = normalise(text)
     found = lex.occurrences(norm)
-    found.sort(key=lambda o: (o[0], -(o[1] - o[0])))
+    found.sort(key=lambda o: (o[0], -(o[1] - o[0]), -o[2].weight))
     kept: list[tuple[int, int, Term]] = []
     for start, end, term in found:
         if not any(s <= start and end <= e and (e - s > end - start or other.category == term.category)
@@ -258,13 +261,15 @@ def find_evidence(text: str, lex: Lexicon) -> list[Evidence]:
 
 
 def confidences(scores: Mapping[str, float], floor: float) -> dict[str, float]:
-    """Softmax of the positive scores against the pseudo-category "nothing" at ``floor``."""
+    """Softmax of the positive scores against the pseudo-category "nothing" at ``floor``, each category's weight
+    being ``exp(score) - 1`` so that a score near 0 weighs near nothing, as a score of 0 does."""
     positive = {c: s for c, s in scores.items() if s > 0}
     if not positive:
         return {}
     top = max(max(positive.values()), floor)
-    denominator = math.exp(floor - top) + sum(math.exp(s - top) for s in positive.values())
-    return {c: math.exp(s - top) / denominator for c, s in positive.items()}
+    weights = {c: math.exp(s - top) - math.exp(-top) for c, s in positive.items()}
+    denominator = math.exp(floor - top) + sum(weights.values())
+    return {c: w / denominator for c, w in weights.items()}
 
 
 def decide(scores: Mapping[str, float], tuning: Tuning, evidence: Sequence[Evidence] = (),
@@ -292,8 +297,19 @@ def lexicon_scores(evidence: Sequence[Evidence], categories: Sequence[str]) -> d
     return scores
 
 
-def classify(text: str, categories: Mapping[str, Mapping[str, Any]], tuning: Tuning = Tuning()) -> Classification:
-    """Classify ``text`` against a catalogue (category code -> ``{keywords, terms}``) with the catalogue alone."""
+def classify(text: str, categories: Mapping[str, Mapping[str, Any]], tuning: Tuning = Tuning(),
+             model: Any = None) -> Classification:
+    """Classify ``text`` against a catalogue (category code -> ``{keywords, terms}``) and, if given, the
+    township's learned ``model`` (:class:`dispatch.learning.Model`), whose evidence adds to the catalogue's
+    scores, at most ``tuning.learned_cap`` per category."""
     lex = lexicon(categories)
     evidence = find_evidence(text, lex)
-    return decide(lexicon_scores(evidence, lex.categories), tuning, evidence)
+    scores = lexicon_scores(evidence, lex.categories)
+    learned: list[Any] = []
+    if model is not None:
+        extra, explained = model.evidence(text, tuning.learned_cap)
+        for code, score in extra.items():
+            if code in scores:
+                scores[code] += score
+        learned = [item for item in explained if item.category in scores]
+    return decide(scores, tuning, evidence, learned)

@@ -24,7 +24,8 @@ def policy_from_config(config) -> Policy:
         escalation_grace=timedelta(hours=float(config.get("ESCALATION_GRACE_HOURS", 24))),
         whistle_report=timedelta(minutes=float(config.get("WHISTLE_REPORT_MINUTES", 30))),
         classification=Tuning(threshold=float(config.get("ROUTING_CONFIDENCE_THRESHOLD", Tuning.threshold)),
-                              evidence_floor=float(config.get("ROUTING_EVIDENCE_FLOOR", Tuning.evidence_floor))),
+                              evidence_floor=float(config.get("ROUTING_EVIDENCE_FLOOR", Tuning.evidence_floor)),
+                              learned_cap=float(config.get("ROUTING_LEARNED_CAP", Tuning.learned_cap))),
     )
 
 

@@ -24,6 +24,11 @@ def envelopes(case: Mapping[str, Any], events: domain.Events, now: datetime) -> 
                           time=now)
 
 
+def case_text(case: Mapping[str, Any]) -> str:
+    """What classification reads: the demand's title and description."""
+    return f"{case['title']} {case['description']}"
+
+
 def settings_or_404(repo: DispatchRepository, township_id: str) -> dict[str, Any]:
     settings = repo.settings(township_id)
     if settings is None:
@@ -79,7 +84,8 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
                                   status="duplicate")
     else:
         if case["category"] is None:
-            found = classify(f"{p['title']} {p['description']}", settings["categories"], policy.classification)
+            found = classify(case_text(case), settings["categories"], policy.classification,
+                             repo.learned_model(event.township_id))
             domain.classified(case, found, now)
             if found.category is None:
                 events = domain.to_triage(case, now, found.reason, [c.category for c in found.candidates])
@@ -373,3 +379,46 @@ def list_actors(repo: DispatchRepository, township_id: str, query: Mapping[str, 
     if "active" in query:
         actors = [a for a in actors if a.get("active", True) == query["active"]]
     return actors
+
+
+# ---- learning from the office (decision 61) ------------------------------------------------------------------
+AUTOMATIC = ("system", "callback")
+
+
+def learn_from_routing(repo: DispatchRepository, event: Event) -> dict[str, Any] | None:
+    """``case_routed`` by the office (from triage, or a re-route): the case's text with the category the office
+    settled on is the township's example for that case, replacing an earlier one. Routings by the rules or a
+    redo teach nothing; a redelivered or out-of-order event changes nothing (:meth:`record_example`)."""
+    p = event.payload
+    if p["by"] in AUTOMATIC:
+        return None
+    case = repo.get_case(event.township_id, p["case_id"])
+    if case is None:
+        return None
+    machine = (case.get("classification") or {}).get("category")
+    return repo.record_example(event.township_id, {
+        "case_id": case["_id"], "case_number": case["case_number"], "text": case_text(case),
+        "category": p["category"], "machine": machine,
+        "candidates": [c["category"] for c in (case.get("classification") or {}).get("candidates", [])],
+        "classified_by": p["classified_by"], "by": p["by"], "at": event.time, "event_id": event.id})
+
+
+def routing_examples(repo: DispatchRepository, township_id: str, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The township's examples, newest first, and a summary of what its model learned from the active ones."""
+    settings_or_404(repo, township_id)
+    items = repo.list_examples(township_id, query.get("active"), query.get("category"), query["limit"])
+    model = repo.learned_model(township_id)
+    return {"items": items, "examples": model.total, "learned": model.summary()}
+
+
+def set_example_active(repo: DispatchRepository, now: datetime, township_id: str, case_id: str, active: bool,
+                       by: str, reason: str | None) -> dict[str, Any]:
+    """Undo (``active`` false) or restore what the office's routing of a case taught. The model forgets or
+    relearns it at its next refresh (``MODEL_TTL_S``; at once in this process)."""
+    settings_or_404(repo, township_id)
+    if repo.get_example(township_id, case_id) is None:
+        raise NotFound(f"no routing example for case {case_id!r}", id=case_id)
+    doc = repo.set_example_active(township_id, case_id, active,
+                                  None if active else {"by": by, "at": now, "reason": reason})
+    repo.refresh_model(township_id)
+    return doc

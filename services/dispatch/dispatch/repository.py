@@ -5,7 +5,9 @@ Every query filters on ``township_id`` first and runs on an index; writes to a c
 ``rev`` so two commands on one case never overwrite each other (the loser retries or gets a 409)."""
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -15,8 +17,23 @@ from pymongo.errors import DuplicateKeyError
 
 from township_shared import store
 
+from .learning import Model
+
 SETTINGS_TTL_S = 30.0  # settings, responsibility rules and units' active flags: changes reach routing within this
+MODEL_TTL_S = 5.0  # an example the office gave (or undid) in another process reaches classification within this
 OPTIONAL = ("triage", "next_alarm_at")  # absent rather than null, so sparse indexes hold only live entries
+
+
+@dataclass
+class _LearnedEntry:
+    """A township's model in this process: the examples applied to it (id -> text, category) and the highest
+    example sequence number seen, so each refresh reads only what changed."""
+
+    model: Model = field(default_factory=Model)
+    applied: dict[str, tuple[str, str]] = field(default_factory=dict)
+    seq: int = 0
+    next_check: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class DispatchRepository:
@@ -26,6 +43,9 @@ class DispatchRepository:
         self.actors = db["actors"]
         self.rules = db["responsibilities"]
         self.townships = db["townships"]
+        self.examples = db["routing_examples"]
+        self.counters = db["counters"]
+        self._models: dict[str, _LearnedEntry] = {}
         self._settings: dict[str, tuple[float, dict[str, Any] | None]] = {}
         # routing reads these for every demand; they change rarely (the office's actor commands, the demo loader)
         self._rules: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
@@ -42,6 +62,8 @@ class DispatchRepository:
         self.actors.create_index([("township_id", ASCENDING), ("kind", ASCENDING), ("home_village", ASCENDING)],
                                  name="township_kind_village")
         self.rules.create_index([("township_id", ASCENDING), ("category", ASCENDING)], name="township_category")
+        self.examples.create_index([("township_id", ASCENDING), ("seq", ASCENDING)], name="township_seq")
+        self.examples.create_index([("township_id", ASCENDING), ("at", ASCENDING)], name="township_at")
 
     # settings and reference data ----------------------------------------------------------------------------
     def save_township(self, township_id: str, settings: dict[str, Any]) -> None:
@@ -166,3 +188,77 @@ class DispatchRepository:
 
     def due_alarms(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
         return list(self.cases.find({"next_alarm_at": {"$lte": now}}).limit(limit))
+
+    # what the office taught (decision 61) ---------------------------------------------------------------------
+    @staticmethod
+    def example_id(township_id: str, case_id: str) -> str:
+        return f"{township_id}:{case_id}"
+
+    def _next_seq(self, township_id: str) -> int:
+        doc = self.counters.find_one_and_update({"_id": f"routing_examples:{township_id}"}, {"$inc": {"seq": 1}},
+                                                upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["seq"]
+
+    def record_example(self, township_id: str, example: dict[str, Any]) -> dict[str, Any] | None:
+        """Store the office's latest routing of a case as its example, active. Nothing changes (None) for a
+        redelivered event (same ``event_id``) or an event older than the stored one (``at``)."""
+        _id = self.example_id(township_id, example["case_id"])
+        stored = self.examples.find_one({"_id": _id}, {"event_id": 1, "at": 1})
+        if stored and (stored["event_id"] == example["event_id"] or stored["at"] > example["at"]):
+            return None
+        doc = {**example, "_id": _id, "township_id": township_id, "active": True, "undone": None,
+               "seq": self._next_seq(township_id)}
+        try:
+            self.examples.replace_one({"_id": _id, "at": {"$lte": example["at"]}} if stored else {"_id": _id}, doc,
+                                      upsert=True)
+        except DuplicateKeyError:
+            return None  # a later routing of the case was stored meanwhile
+        return doc
+
+    def get_example(self, township_id: str, case_id: str) -> dict[str, Any] | None:
+        return self.examples.find_one({"_id": self.example_id(township_id, case_id), "township_id": township_id})
+
+    def set_example_active(self, township_id: str, case_id: str, active: bool,
+                           undone: dict[str, Any] | None) -> dict[str, Any] | None:
+        return self.examples.find_one_and_update(
+            {"_id": self.example_id(township_id, case_id), "township_id": township_id},
+            {"$set": {"active": active, "undone": undone, "seq": self._next_seq(township_id)}},
+            return_document=ReturnDocument.AFTER)
+
+    def list_examples(self, township_id: str, active: bool | None, category: str | None,
+                      limit: int) -> list[dict[str, Any]]:
+        """Newest first, at most ``limit``, filtered in the scan of the township's index."""
+        found = []
+        for doc in self.examples.find({"township_id": township_id}).sort("at", -1):
+            if (active is None or doc["active"] == active) and (category is None or doc["category"] == category):
+                found.append(doc)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def learned_model(self, township_id: str) -> Model:
+        """The township's model, brought up to date with the examples given or undone since the last look
+        (at most every ``MODEL_TTL_S``). One refresh at a time per township; a caller that finds one under way
+        classifies with the model as it is."""
+        entry = self._models.setdefault(township_id, _LearnedEntry())
+        if entry.next_check > time.monotonic() or not entry.lock.acquire(blocking=False):
+            return entry.model
+        try:
+            for doc in self.examples.find({"township_id": township_id, "seq": {"$gt": entry.seq}},
+                                          {"text": 1, "category": 1, "active": 1, "seq": 1}).sort("seq", ASCENDING):
+                previous = entry.applied.pop(doc["_id"], None)
+                if previous:
+                    entry.model.remove(*previous)
+                if doc["active"]:
+                    entry.model.add(doc["text"], doc["category"])
+                    entry.applied[doc["_id"]] = (doc["text"], doc["category"])
+                entry.seq = max(entry.seq, doc["seq"])
+            entry.next_check = time.monotonic() + MODEL_TTL_S
+        finally:
+            entry.lock.release()
+        return entry.model
+
+    def refresh_model(self, township_id: str) -> Model:
+        """Bring the township's model up to date now rather than at its next look."""
+        self._models.setdefault(township_id, _LearnedEntry()).next_check = 0.0
+        return self.learned_model(township_id)

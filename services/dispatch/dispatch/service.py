@@ -67,6 +67,33 @@ class DispatchService:
         self._flush(handlers.conclude_callback(self.repo, self.clock.now(), self.routing.policy,
                                                self.routing.calendar, event))
 
+    @event_handler("dispatch", "case_routed", requeue_on_error=True)
+    @consumer
+    def learn_from_routing(self, body):
+        """The office routed or re-routed a case: its text and category become the township's example."""
+        event = load_event(body, "case_routed")
+        handlers.learn_from_routing(self.repo, event)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_routing_examples(self, township_id, query=None):
+        """What the office's routings taught the township's classifier, and what it learned (decision 61)."""
+        q = load(s.RoutingExampleQuerySchema(), query or {})
+        return s.RoutingExamplesViewSchema().dump(handlers.routing_examples(self.repo, township_id, q))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def undo_routing_example(self, township_id, case_id, command=None, by=domain.OFFICE):
+        """The classifier forgets what the office's routing of this case taught it."""
+        c = load(s.ExampleDecisionSchema(), command or {})
+        doc = handlers.set_example_active(self.repo, self.clock.now(), township_id, case_id, False, by, c["reason"])
+        return s.RoutingExampleViewSchema().dump(doc)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def restore_routing_example(self, township_id, case_id, command=None, by=domain.OFFICE):
+        """The classifier learns again from an example that was undone."""
+        load(s.ExampleDecisionSchema(), command or {})
+        doc = handlers.set_example_active(self.repo, self.clock.now(), township_id, case_id, True, by, None)
+        return s.RoutingExampleViewSchema().dump(doc)
+
     @rpc(expected_exceptions=EXPECTED)
     def act_on_task(self, township_id, actor, task_id, command, args=None):
         """Run the task command named ``command`` (``s.TASK_COMMANDS``) with ``args`` loaded through its body

@@ -126,3 +126,55 @@ def test_an_unsure_classification_waits_in_triage_with_scored_candidates(drepo):
     assert [c["category"] for c in case["classification"]["candidates"]] == ["drinking_water", "elderly_care"]
     assert all(c["confidence"] < 0.6 for c in case["classification"]["candidates"])
     assert "not sure enough" in case["triage"]["reason"]
+
+
+def _routed_event(case, index=-1):
+    routed = [e for e in case["outbox"] if e["type"] == "case_routed"][index]
+    return load_event(routed, "case_routed")
+
+
+def test_the_office_routing_a_triaged_case_teaches_the_township_and_can_be_undone(drepo):
+    case = handlers.receive_demand(drepo, T0, POLICY, CALENDAR,
+                                   received("case0l01", category=None, title="光纤", description="光纤断了没人修"))
+    assert case["status"] == "triage"
+    assert handlers.learn_from_routing(drepo, _routed_event(handlers.receive_demand(
+        drepo, T0, POLICY, CALENDAR, received("case0l00")))) is None  # routed by the rules: teaches nothing
+    routed = handlers.route_case(drepo, T0, POLICY, CALENDAR, "qingshui", "case0l01",
+                                 {"lead": "unit:water_station", "co_handlers": [], "category": "drinking_water",
+                                  "reason": "光纤 cut the water main"}, "office")
+    event = _routed_event(routed)
+    example = handlers.learn_from_routing(drepo, event)
+    assert (example["category"], example["machine"], example["active"]) == ("drinking_water", None, True)
+    assert example["text"] == "光纤 光纤断了没人修"
+    assert handlers.learn_from_routing(drepo, event) is None  # redelivered
+    model = drepo.refresh_model("qingshui")
+    assert model.total == 1 and dict(model.per_category) == {"drinking_water": 1}
+
+    rerouted = handlers.route_case(drepo, T0 + timedelta(minutes=5), POLICY, CALENDAR, "qingshui", "case0l01",
+                                   {"lead": "unit:civil_affairs", "co_handlers": [], "category": "elderly_care",
+                                    "reason": "an old man's line"}, "office")
+    later = _routed_event(rerouted)
+    assert handlers.learn_from_routing(drepo, later)["category"] == "elderly_care"
+    assert handlers.learn_from_routing(drepo, event) is None  # an older routing arriving late changes nothing
+    model = drepo.refresh_model("qingshui")
+    assert dict(model.per_category) == {"elderly_care": 1}
+
+    listed = handlers.routing_examples(drepo, "qingshui", {"limit": 10})
+    assert [e["case_id"] for e in listed["items"]] == ["case0l01"] and listed["examples"] == 1
+    undone = handlers.set_example_active(drepo, T0, "qingshui", "case0l01", False, "office", "mistake")
+    assert undone["active"] is False and undone["undone"]["reason"] == "mistake"
+    assert drepo.learned_model("qingshui").total == 0
+    assert handlers.routing_examples(drepo, "qingshui", {"limit": 10, "active": True})["items"] == []
+    handlers.set_example_active(drepo, T0, "qingshui", "case0l01", True, "office", None)
+    assert dict(drepo.learned_model("qingshui").per_category) == {"elderly_care": 1}
+    with pytest.raises(Exception, match="no routing example"):
+        handlers.set_example_active(drepo, T0, "qingshui", "nope", False, "office", None)
+
+
+def test_another_process_sees_what_was_learned(drepo, mongo_client, db_prefix):
+    other = DispatchRepository(mongo_client[f"{db_prefix}_dispatch"])
+    assert other.learned_model("qingshui").total == 0
+    drepo.record_example("qingshui", {"case_id": "c9", "case_number": "QS-1", "text": "光纤断了", "category":
+                                      "drinking_water", "machine": None, "candidates": [], "classified_by": "office",
+                                      "by": "office", "at": T0, "event_id": "e9"})
+    assert other.refresh_model("qingshui").total == 1

@@ -176,6 +176,29 @@ class GatewayService:
         office_of(request)
         return json_response(200, {"items": self.dispatch.list_triage(self._township(request))})
 
+    @operation("What the office's routings taught the classifier (office; decision 61)", headers=(TOWNSHIP, OFFICE),
+               query=dp.RoutingExampleQuerySchema, response=dp.RoutingExamplesViewSchema, errors=(400, 403, 404))
+    @http("GET", "/api/v1/routing/examples")
+    @api
+    def routing_examples(self, request):
+        office_of(request)
+        return json_response(200, self.dispatch.list_routing_examples(self._township(request), query_args(request)))
+
+    @operations([Operation("Forget what the office's routing of a case taught (office)", headers=(TOWNSHIP, OFFICE),
+                           body=dp.ExampleDecisionSchema, response=dp.RoutingExampleViewSchema,
+                           errors=(400, 403, 404), fixed={"command": "undo"}),
+                 Operation("Learn again from an undone example (office)", headers=(TOWNSHIP, OFFICE),
+                           body=dp.ExampleDecisionSchema, response=dp.RoutingExampleViewSchema,
+                           errors=(400, 403, 404), fixed={"command": "restore"})])
+    @http("POST", "/api/v1/routing/examples/<string:case_id>/<string:command>")
+    @api
+    def routing_example_command(self, request, case_id, command):
+        if command not in ("undo", "restore"):
+            raise NotFound("no such example command", allowed=["restore", "undo"])
+        office = office_of(request)
+        method = self.dispatch.undo_routing_example if command == "undo" else self.dispatch.restore_routing_example
+        return json_response(200, method(self._township(request), case_id, self._body(request), office))
+
     @operations([*(Operation(summary, headers=(TOWNSHIP, OFFICE), body=body, response=dp.DispatchCaseViewSchema,
                             errors=(400, 403, 404, 409), fixed={"command": command})
                   for command, (_, body, summary) in CASE_COMMANDS.items()),

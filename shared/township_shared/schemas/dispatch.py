@@ -429,6 +429,57 @@ class ClassificationViewSchema(_View):
     at = AwareDateTime()
 
 
+class RoutingExampleQuerySchema(StrictSchema):
+    active = fields.Boolean(load_default=None, allow_none=True,
+                            metadata={"description": "true: what the model learns from; false: what was undone"})
+    category = fields.String(load_default=None, allow_none=True, validate=CODE)
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ExampleDecisionSchema(StrictSchema):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class UndoneSchema(_View):
+    by = fields.String()
+    at = AwareDateTime()
+    reason = fields.String(allow_none=True)
+
+
+class RoutingExampleViewSchema(_View):
+    """What one office routing taught (decision 61): the case's text and the category the office chose."""
+
+    id = fields.String(attribute="case_id", metadata={"description": "the case's id"})
+    case_number = fields.String()
+    text = fields.String()
+    category = fields.String(metadata={"description": "the office's category: the label"})
+    machine = fields.String(allow_none=True, metadata={"description": "what the classifier had said (null: triage)"})
+    candidates = fields.List(fields.String())
+    classified_by = fields.String()
+    by = fields.String()
+    at = AwareDateTime()
+    active = fields.Boolean(metadata={"description": "false: undone, the model does not learn from it"})
+    undone = fields.Nested(UndoneSchema, allow_none=True)
+
+
+class LearnedFeatureSchema(_View):
+    feature = fields.String()
+    examples = Integer()
+
+
+class LearnedCategorySchema(_View):
+    category = fields.String()
+    examples = Integer()
+    features = fields.List(fields.Nested(LearnedFeatureSchema),
+                           metadata={"description": "character pairs or words found mostly in this category's examples"})
+
+
+class RoutingExamplesViewSchema(_View):
+    items = fields.List(fields.Nested(RoutingExampleViewSchema))
+    examples = Integer(metadata={"description": "active examples the township's model learned from"})
+    learned = fields.List(fields.Nested(LearnedCategorySchema))
+
+
 class DispatchCaseViewSchema(_View):
     id = fields.String(attribute="_id")
     case_number = fields.String()

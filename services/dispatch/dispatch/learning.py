@@ -1,0 +1,164 @@
+"""What a township's office teaches the classifier: an incremental naive Bayes over character bigrams of the
+demands the office routed by hand, bounded so that a few examples cannot override the catalogue (decision 61).
+
+Every time the office routes a case from triage or re-routes one, the case's text and the category it chose are
+a labelled example (one per case: the office's latest decision). :class:`Model` counts, per category, its
+examples and how many of them contain each feature; adding and removing an example is O(its features), so the
+model is kept up to date example by example, and an example the office undoes is removed the same way.
+
+Features are the distinct character bigrams of the Chinese (non-ASCII) runs of the normalised text (a lone
+character counts as itself) and its ASCII words of two letters or more, from the first :data:`MAX_CHARS`
+characters.
+
+The model is multinomial naive Bayes over those features (each counted once per example), with add-``alpha``
+smoothing (:data:`SMOOTHING`) and the categories' shares of the examples as priors; features never seen in the
+township's examples are ignored. Its posterior ``P(c | text)`` is turned into points on the catalogue's scale::
+
+    learned(c) = cap * N / (N + HALF_TRUST) * P(c | text)
+
+``cap`` (configuration ``ROUTING_LEARNED_CAP``, default 3: one strong catalogue term) bounds what the examples
+can add to a category, and ``N / (N + HALF_TRUST)`` grows with the number ``N`` of the township's examples (half
+of the cap at :data:`HALF_TRUST` examples). That is the floor of the catalogue: whatever the office taught, a
+demand that names a strong term of another category is at best a tie, which goes to triage, never an
+override; and a handful of examples moves nothing.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from .classify import normalise
+
+MAX_CHARS = 300
+SMOOTHING = 0.5
+HALF_TRUST = 50
+DEFAULT_CAP = 3.0
+EXPLAINED_FEATURES = 3
+
+_ASCII_WORD = re.compile(r"[a-z][a-z']+")
+_CJK_RUN = re.compile(r"[^\x00-\x7f\s，,。.;；!！?？、:：()（）\"'“”‘’…-]+")
+
+
+def features(text: str) -> frozenset[str]:
+    """The distinct features of a text (see the module's docstring)."""
+    norm = normalise(text)[:MAX_CHARS]
+    found = set(_ASCII_WORD.findall(norm))
+    for run in _CJK_RUN.findall(norm):
+        if len(run) == 1:
+            found.add(run)
+        found.update(run[i:i + 2] for i in range(len(run) - 1))
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class Learned:
+    """One feature's contribution to a category, for the case history and the API."""
+
+    category: str
+    feature: str
+    examples: int
+    weight: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "feature": self.feature, "examples": self.examples,
+                "weight": self.weight}
+
+    def __str__(self) -> str:
+        return f"{self.feature} ({self.examples} example{'s' if self.examples != 1 else ''} of {self.category})"
+
+
+class Model:
+    """Counts of one township's examples. Not thread-safe: one owner (the dispatch worker's cache) updates it."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = defaultdict(dict)  # feature -> category -> examples with it
+        self.per_category: dict[str, int] = defaultdict(int)  # examples
+        self.tokens: dict[str, int] = defaultdict(int)  # features summed over the category's examples
+        self.total = 0
+
+    def add(self, text: str, category: str) -> None:
+        self._change(features(text), category, 1)
+
+    def remove(self, text: str, category: str) -> None:
+        """Undo one :meth:`add` of the same text and category (nothing happens if the category has none)."""
+        self._change(features(text), category, -1)
+
+    def _change(self, feats: frozenset[str], category: str, delta: int) -> None:
+        if delta < 0 and self.per_category.get(category, 0) <= 0:
+            return
+        self.per_category[category] += delta
+        self.tokens[category] += delta * len(feats)
+        self.total += delta
+        for feature in feats:
+            row = self.counts[feature]
+            count = row.get(category, 0) + delta
+            if count > 0:
+                row[category] = count
+            else:
+                row.pop(category, None)
+                if not row:
+                    del self.counts[feature]
+        if self.per_category[category] <= 0:
+            del self.per_category[category]
+            del self.tokens[category]
+
+    def posterior(self, text: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        """``P(c | text)`` over the categories with examples, and per category the log-likelihood of each known
+        feature (for the explanation); empty when no feature of the text was ever seen."""
+        known = [f for f in features(text) if f in self.counts]
+        if not known or self.total <= 0:
+            return {}, {}
+        vocabulary = len(self.counts)
+        logs: dict[str, float] = {}
+        parts: dict[str, dict[str, float]] = {}
+        for category, examples in self.per_category.items():
+            denominator = self.tokens[category] + SMOOTHING * vocabulary
+            each = {f: math.log((self.counts[f].get(category, 0) + SMOOTHING) / denominator) for f in known}
+            logs[category] = math.log(examples / self.total) + sum(each.values())
+            parts[category] = each
+        top = max(logs.values())
+        weights = {c: math.exp(v - top) for c, v in logs.items()}
+        z = sum(weights.values())
+        return {c: w / z for c, w in weights.items()}, parts
+
+    def evidence(self, text: str, cap: float = DEFAULT_CAP) -> tuple[dict[str, float], list[Learned]]:
+        """Learned points per category (see the module's docstring) and, for the best category, the features
+        that favour it most over the others (at most :data:`EXPLAINED_FEATURES`)."""
+        if cap <= 0:
+            return {}, []
+        post, parts = self.posterior(text)
+        if not post:
+            return {}, []
+        trust = cap * self.total / (self.total + HALF_TRUST)
+        scores = {c: trust * p for c, p in post.items() if trust * p >= 0.01}
+        best = max(post, key=lambda c: (post[c], c))
+        favour = []
+        for feature, own in parts[best].items():
+            others = max((parts[c][feature] for c in parts if c != best), default=own - 1.0)
+            if own > others:
+                favour.append(Learned(best, feature, self.counts[feature].get(best, 0), round(own - others, 3)))
+        favour.sort(key=lambda item: (item.examples < 2, -item.weight, item.feature))
+        return scores, favour[:EXPLAINED_FEATURES]
+
+    def summary(self, top: int = 10) -> list[dict[str, Any]]:
+        """Per category: its examples and the features most tied to it (seen in at least two of its examples
+        and mostly in it), for the office to see what was learned."""
+        tied: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for feature, row in self.counts.items():
+            total = sum(row.values())
+            for category, n in row.items():
+                if n >= 2 and n * 2 > total:
+                    tied[category].append((n, feature))
+        return [{"category": category, "examples": n,
+                 "features": [{"feature": f, "examples": c}
+                              for c, f in sorted(tied[category], key=lambda t: (-t[0], t[1]))[:top]]}
+                for category, n in sorted(self.per_category.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def combine(lexicon_scores: Mapping[str, float], learned: Mapping[str, float]) -> dict[str, float]:
+    """Catalogue scores plus learned ones, over the catalogue's categories only (an example labelled with a
+    category the township has since removed teaches nothing)."""
+    return {c: s + learned.get(c, 0.0) for c, s in lexicon_scores.items()}
