@@ -32,6 +32,8 @@ from typing import Any, Iterable, Mapping
 
 from .classify import normalise
 
+SEED_FILES = ("dev.txt", "dev2.txt")
+
 MAX_CHARS = 300
 SMOOTHING = 0.5
 HALF_TRUST = 50
@@ -156,6 +158,30 @@ class Model:
                  "features": [{"feature": f, "examples": c}
                               for c, f in sorted(tied[category], key=lambda t: (-t[0], t[1]))[:top]]}
                 for category, n in sorted(self.per_category.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def seed_examples() -> list[tuple[str, str]]:
+    """The labelled demands shipped with dispatch (``data/examples/``: ``category | difficulty | text`` per line),
+    every township's first examples before its office teaches it anything (decision 61). Read when a township's
+    model is first built, never at import."""
+    from importlib import resources
+
+    examples = []
+    for name in SEED_FILES:
+        text = resources.files("dispatch").joinpath("data", "examples", name).read_text(encoding="utf-8")
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                category, _, demand = (part.strip() for part in line.split("|", 2))
+                examples.append((demand, category))
+    return examples
+
+
+def seeded_model(examples: Iterable[tuple[str, str]]) -> Model:
+    model = Model()
+    for text, category in examples:
+        model.add(text, category)
+    return model
 
 
 def combine(lexicon_scores: Mapping[str, float], learned: Mapping[str, float]) -> dict[str, float]:

@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from township_shared import store
 
-from .learning import Model
+from .learning import Model, seed_examples, seeded_model
 
 SETTINGS_TTL_S = 30.0  # settings, responsibility rules and units' active flags: changes reach routing within this
 MODEL_TTL_S = 5.0  # an example the office gave (or undid) in another process reaches classification within this
@@ -29,7 +29,7 @@ class _LearnedEntry:
     """A township's model in this process: the examples applied to it (id -> text, category) and the highest
     example sequence number seen, so each refresh reads only what changed."""
 
-    model: Model = field(default_factory=Model)
+    model: Model
     applied: dict[str, tuple[str, str]] = field(default_factory=dict)
     seq: int = 0
     next_check: float = 0.0
@@ -46,6 +46,8 @@ class DispatchRepository:
         self.examples = db["routing_examples"]
         self.counters = db["counters"]
         self._models: dict[str, _LearnedEntry] = {}
+        self._seeds: list[tuple[str, str]] | None = None
+        self.use_seeds = True
         self._settings: dict[str, tuple[float, dict[str, Any] | None]] = {}
         # routing reads these for every demand; they change rarely (the office's actor commands, the demo loader)
         self._rules: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
@@ -236,11 +238,17 @@ class DispatchRepository:
                     break
         return found
 
+    def _new_entry(self) -> _LearnedEntry:
+        """A township's model starts from the seed examples shipped with dispatch (read once per process)."""
+        if self._seeds is None:
+            self._seeds = seed_examples() if self.use_seeds else []
+        return _LearnedEntry(seeded_model(self._seeds))
+
     def learned_model(self, township_id: str) -> Model:
         """The township's model, brought up to date with the examples given or undone since the last look
         (at most every ``MODEL_TTL_S``). One refresh at a time per township; a caller that finds one under way
         classifies with the model as it is."""
-        entry = self._models.setdefault(township_id, _LearnedEntry())
+        entry = self._models.get(township_id) or self._models.setdefault(township_id, self._new_entry())
         if entry.next_check > time.monotonic() or not entry.lock.acquire(blocking=False):
             return entry.model
         try:
@@ -260,5 +268,5 @@ class DispatchRepository:
 
     def refresh_model(self, township_id: str) -> Model:
         """Bring the township's model up to date now rather than at its next look."""
-        self._models.setdefault(township_id, _LearnedEntry()).next_check = 0.0
+        (self._models.get(township_id) or self._models.setdefault(township_id, self._new_entry())).next_check = 0.0
         return self.learned_model(township_id)

@@ -1,4 +1,5 @@
-"""The labelled demands of ``tests/data/routing/`` (see the header of ``dev.txt``): used by bench/routing and by
+"""The labelled demands: the development sets shipped as seed examples (``dispatch/data/examples/``, see the
+header of ``dev.txt``) and the held-out set (``tests/data/routing/holdout.txt``); used by bench/routing and by
 the accuracy tests."""
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data" / "routing"
-SETS = {"dev": DATA / "dev.txt", "dev2": DATA / "dev2.txt", "holdout": DATA / "holdout.txt"}
+SEEDS = Path(__file__).resolve().parents[1] / "dispatch" / "data" / "examples"
+SETS = {"dev": SEEDS / "dev.txt", "dev2": SEEDS / "dev2.txt", "holdout": DATA / "holdout.txt"}
 DIFFICULTIES = ("everyday", "medium", "hard")
 
 

@@ -20,6 +20,7 @@ CALENDAR = WorkCalendar.default()
 @pytest.fixture
 def drepo(mongo_client, db_prefix):
     repo = DispatchRepository(mongo_client[f"{db_prefix}_dispatch"])
+    repo.use_seeds = False  # the counts below are the office's examples alone
     repo.ensure_indexes()
     repo.save_township("qingshui", {"timezone": "Asia/Shanghai", "categories": {
         "drinking_water": {"handling_days": 5, "keywords": ["停水"], "community_service": False},
@@ -173,8 +174,9 @@ def test_the_office_routing_a_triaged_case_teaches_the_township_and_can_be_undon
 
 def test_another_process_sees_what_was_learned(drepo, mongo_client, db_prefix):
     other = DispatchRepository(mongo_client[f"{db_prefix}_dispatch"])
-    assert other.learned_model("qingshui").total == 0
+    seeds = other.learned_model("qingshui").total
+    assert seeds > 500  # a township starts from the seed examples shipped with dispatch
     drepo.record_example("qingshui", {"case_id": "c9", "case_number": "QS-1", "text": "光纤断了", "category":
                                       "drinking_water", "machine": None, "candidates": [], "classified_by": "office",
                                       "by": "office", "at": T0, "event_id": "e9"})
-    assert other.refresh_model("qingshui").total == 1
+    assert other.refresh_model("qingshui").total == seeds + 1
