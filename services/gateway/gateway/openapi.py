@@ -16,6 +16,8 @@ from marshmallow import Schema, fields
 from .http import ACTOR_PATTERN
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "required": True,
+                               "schema": {"type": "integer", "minimum": 1}}}
 
 
 class ErrorSchema(Schema):
@@ -23,6 +25,9 @@ class ErrorSchema(Schema):
     message = fields.String(required=True)
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.List(fields.String()))
     allowed = fields.List(fields.String())
+    retry_after = fields.Integer(metadata={"description": "429: seconds to wait, as in Retry-After"})
+    limit = fields.String(metadata={"description": "429: the limit reached", "enum": ["address", "phone"]})
+    expired_at = fields.String(metadata={"description": "410: when the callback link expired"})
 
 
 def items(schema) -> dict[str, Any]:
@@ -150,7 +155,8 @@ def document(service_cls: type) -> dict[str, Any]:
                 params.append({"in": "query", "schema": op.query})
             responses = {
                 str(op.status): {"description": "success", "content": _content(op.media_type, op.response)},
-                **{str(e): {"description": "error", "content": _content("application/json", ERROR)}
+                **{str(e): {"description": "error", "content": _content("application/json", ERROR),
+                            **({"headers": RETRY_AFTER} if e == 429 else {})}
                    for e in op.errors},
                 "504": {"description": "a service did not answer within RPC_TIMEOUT_SECONDS; retry",
                         "content": _content("application/json", ERROR)}}

@@ -78,3 +78,13 @@ def test_the_csv_route_is_documented_as_csv():
     op = DOCUMENT["paths"]["/api/v1/assessment.csv"]["get"]
     assert list(op["responses"]["200"]["content"]) == ["text/csv"]
     assert any(p["in"] == "query" for p in op["parameters"])
+
+
+def test_limited_and_expiring_operations_document_their_errors():
+    demand = DOCUMENT["paths"]["/api/v1/demands"]["post"]["responses"]
+    assert demand["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    for method in ("get", "post"):
+        assert "410" in DOCUMENT["paths"]["/api/v1/callback-links/{token}"][method]["responses"]
+    assert "401" in DOCUMENT["paths"]["/metrics"]["get"]["responses"]
+    error = DOCUMENT["components"]["schemas"]["Error"]["properties"]
+    assert {"retry_after", "limit", "expired_at"} <= set(error)
