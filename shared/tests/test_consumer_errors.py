@@ -67,3 +67,62 @@ def test_an_unreachable_database_is_raised_for_a_requeue(db_prefix):
     with pytest.raises(ServerSelectionTimeoutError):
         worker.handle({"kind": "fine"})
     assert worker.dead_letters == []
+
+
+class Echo:
+    """A consumer that records what it handled, fed with a ``delivery`` as nameko's handler would give it."""
+
+    name = "probe"
+
+    def __init__(self):
+        self.dead_letters, self.handled = Sink(), []
+
+    @consumer
+    def handle(self, body):
+        self.handled.append(body)
+
+    @consumer
+    def ask_someone(self, body):
+        from township_shared.errors import Unavailable
+
+        raise Unavailable("dispatch did not answer within 5 s")
+
+
+def envelope(source="dispatch", kind="task_completed"):
+    return {"id": "e1", "type": kind, "version": 1, "time": "2026-11-29T01:00:00+00:00", "source": source,
+            "correlation_id": None, "township_id": "qingshui", "payload": {}}
+
+
+@pytest.mark.parametrize("exchange, body, field", [
+    ("", envelope(), "exchange"),                                      # put on the queue around the exchange
+    ("feedback.events", envelope(), "exchange"),                       # another service's exchange
+    ("dispatch.events", envelope(source="feedback"), "source"),        # a source that does not own the exchange
+    ("dispatch.events", envelope(kind="callback_recorded"), "type"),   # a type its source does not publish
+])
+def test_an_event_not_from_its_publishers_exchange_is_refused(exchange, body, field):
+    """Decision 51: the exchange names the service, the envelope's source must be it, and ``PUBLISHERS`` must name it
+    for the type; the dead letter says which and where the message came from."""
+    probe = Echo()
+    delivery = {"exchange": exchange, "routing_key": "task_completed", "subscribed": "dispatch"}
+    assert probe.handle(body, delivery=delivery) is None
+    [letter] = probe.dead_letters
+    assert probe.handled == []
+    assert (letter["error"], letter["details"]["field"]) == ("Refused", field)
+    assert (letter["exchange"], letter["routing_key"]) == (exchange, "task_completed") and letter["reason"]
+
+
+def test_an_event_from_its_publishers_exchange_is_handled_and_an_unusable_envelope_left_to_validation():
+    probe = Echo()
+    delivery = {"exchange": "dispatch.events", "routing_key": "task_completed", "subscribed": "dispatch"}
+    probe.handle(envelope(), delivery=delivery)
+    probe.handle({"type": "task_completed"}, delivery=delivery)  # no source: the schema names what is missing
+    assert probe.handled == [envelope(), {"type": "task_completed"}] and probe.dead_letters == []
+
+
+def test_a_service_that_cannot_answer_now_is_raised_for_a_requeue():
+    from township_shared.errors import Unavailable
+
+    probe = Echo()
+    with pytest.raises(Unavailable):
+        probe.ask_someone(envelope())
+    assert probe.dead_letters == []

@@ -48,6 +48,49 @@ def test_load_event_names_the_bad_field(mutate, field):
     assert field in err.value.body["fields"]
 
 
+TASK = {"case_id": "c1", "task_id": "c1.1", "assignee": {"kind": "unit", "id": "water_station"}, "role": "lead",
+        "category": "drinking_water", "village": "dongpo"}
+AT = "2026-11-29T01:00:00+00:00"
+OUT_OF_RANGE = [  # (type, payload, the field named): numbers and values no publisher of the platform produces
+    ("task_completed", {**TASK, "reply": "r", "attachments": [], "completed_at": AT, "on_time": True,
+                        "handling_seconds": -3600}, "payload.handling_seconds"),
+    ("task_completed", {**TASK, "reply": "r", "attachments": [], "completed_at": AT, "on_time": True,
+                        "handling_seconds": 1e12}, "payload.handling_seconds"),
+    ("task_returned", {**TASK, "reason": "r", "returns": 0}, "payload.returns"),
+    ("task_assigned", {**TASK, "urgency": "general", "assigned_at": AT, "sign_deadline": "2026-11-28T01:00:00+00:00",
+                       "handling_deadline": AT}, "payload.sign_deadline"),
+    ("task_signed", {**TASK, "assignee": {"kind": "unit", "id": "Water Station!"}, "signed_at": AT,
+                     "within_deadline": True, "lead_now": False}, "payload.assignee.id"),
+    ("callback_recorded", {"case_id": "c1", "callback_id": "c1.1", "unit": TASK["assignee"], "village": "dongpo",
+                           "category": None, "reached": True, "final": True, "resolved": True,
+                           "satisfaction": "ecstatic", "channel": "phone", "outcome": "resolved"},
+     "payload.satisfaction"),
+    ("callback_recorded", {"case_id": "c1", "callback_id": "c1.1", "unit": TASK["assignee"], "village": "dongpo",
+                           "category": None, "reached": False, "final": False, "resolved": None,
+                           "satisfaction": "very_satisfied", "channel": "phone", "outcome": None},
+     "payload.satisfaction"),
+    ("milestone_verified", {"report_id": "r1", "project": "p", "organisation": {"kind": "social_org", "id": "o"},
+                            "milestone": "m", "people_served": -5, "hours": 10.0, "verified_by": "office"},
+     "payload.people_served"),
+    ("project_completed", {"report_id": "r1", "project": "p", "organisation": {"kind": "social_org", "id": "o"},
+                           "people_served": 5, "hours": 1e7, "verified_by": "office"}, "payload.hours"),
+    ("hotspot_detected", {"village": "dongpo", "category": "drinking_water", "count": 0, "window_hours": 24.0,
+                          "first_at": AT, "last_at": AT, "case_ids": []}, "payload.count"),
+]
+
+
+@pytest.mark.parametrize("kind, payload, field", OUT_OF_RANGE)
+def test_numbers_and_values_out_of_range_are_refused(kind, payload, field):
+    """Decision 51: a consumer refuses what no publisher produces (the issue's example: negative hours)."""
+    from township_shared.events import PUBLISHERS
+
+    env = {"id": "e1", "type": kind, "version": 1, "time": AT, "source": PUBLISHERS[kind], "correlation_id": "c1",
+           "township_id": "qingshui", "payload": payload}
+    with pytest.raises(ValidationFailed) as err:
+        load_event(env, kind)
+    assert list(err.value.body["fields"]) == [field]
+
+
 def test_non_object_event_is_rejected():
     with pytest.raises(ValidationFailed):
         load_event(["not", "an", "object"])

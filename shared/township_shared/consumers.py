@@ -10,9 +10,17 @@ Wrap every ``@event_handler`` (declared with ``requeue_on_error=True``) with :fu
   the server-selection timeout, so this is no hot loop). Any other database error (a write the server refuses, a
   document too large or not encodable) is a dead letter like a bug: the same message would fail for ever.
 
+- a message that did not come through the exchange of the service the handler subscribed to, or whose envelope
+  names another source, or a type that source does not publish, is refused (:func:`~township_shared.events.
+  check_origin`), and so is one whose handler raises :class:`~township_shared.errors.Refused` (an unknown case,
+  task or actor): a dead letter with the reason (decision 51);
+- a service the handler must ask that does not answer (:class:`~township_shared.errors.Unavailable`) is an outage
+  too: the message comes back later.
+
 Declare handlers with this module's :data:`event_handler`, not nameko's: a body that cannot even be decoded (not
 JSON, a content type nameko does not accept) never reaches a handler, and kombu's default acknowledges and drops it
-with a log line. :class:`DeadLetteringQueueConsumer` sends it to the dead-letter queue first.
+with a log line. :class:`DeadLetteringQueueConsumer` sends it to the dead-letter queue first. It also hands the
+handler where the message came from (``delivery``), which the origin check needs.
 """
 from __future__ import annotations
 
@@ -23,14 +31,18 @@ import logging
 import traceback
 from typing import Any, Callable
 
+from functools import partial
+
 from kombu import Exchange, Queue
 from nameko import events
+from nameko.exceptions import ContainerBeingKilled
 from nameko.amqp.publish import Publisher as AmqpPublisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Publisher, QueueConsumer
 
 from .clock import utcnow
-from .errors import BROKER_UNAVAILABLE, ServiceError, is_outage
+from .errors import BROKER_UNAVAILABLE, ServiceError, Unavailable, is_outage
+from .events import check_origin
 from .privacy import cut_out, scrub
 from .observability import EVENTS_DEAD_LETTERED, EVENTS_HANDLED, EVENTS_REQUEUED, correlation
 from .schemas.bounds import echo
@@ -71,8 +83,10 @@ def _cut_out_all(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def dead_letter(service: str, handler: str, body: Any, exc: BaseException) -> dict[str, Any]:
-    """The dead-letter record: the body without its personal data, where it failed and why (decision 58).
+def dead_letter(service: str, handler: str, body: Any, exc: BaseException,
+                delivery: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dead-letter record: the body without its personal data, where it failed and why (decision 58), and,
+    when known, the exchange and routing key it came through.
 
     Personal fields (:data:`~township_shared.privacy.PERSONAL_FIELDS`: reporter, names, phones, comments, ...) are
     replaced by markers of their type and length, and their values cut out of the reason, the details and the
@@ -81,6 +95,8 @@ def dead_letter(service: str, handler: str, body: Any, exc: BaseException) -> di
     record = {"letter_id": letter_id(service, handler, body), "service": service, "handler": handler,
               "township_id": township_of(body), "at": utcnow().isoformat(), "body": scrub(body, found=removed),
               "error": type(exc).__name__, "reason": cut_out(str(exc)[:2000], removed)}
+    if delivery is not None:
+        record.update(exchange=delivery.get("exchange"), routing_key=delivery.get("routing_key"))
     if isinstance(exc, ServiceError):
         record["details"] = _cut_out_all(exc.body, removed)
     else:
@@ -93,18 +109,20 @@ def consumer(handler: Callable) -> Callable:
     arguments an entrypoint adds to the body (the audit trail's ``exchange``) are passed on."""
 
     @functools.wraps(handler)
-    def wrapper(self, body, **context):
+    def wrapper(self, body, delivery=None, **context):
         if isinstance(body, dict) and isinstance(body.get("correlation_id"), str):
             correlation(body["correlation_id"])
         try:
+            if delivery is not None:
+                check_origin(body, delivery.get("exchange"), delivery["subscribed"])
             result = handler(self, body, **context)
         except Exception as exc:
-            if is_outage(exc):
+            if is_outage(exc) or isinstance(exc, Unavailable):
                 EVENTS_REQUEUED.labels(self.name, handler.__name__).inc()
-                log.warning("%s.%s: database unavailable (%s); the message will be redelivered", self.name,
-                            handler.__name__, type(exc).__name__)
+                what = exc if isinstance(exc, Unavailable) else f"database unavailable ({type(exc).__name__})"
+                log.warning("%s.%s: %s; the message will be redelivered", self.name, handler.__name__, what)
                 raise
-            record = dead_letter(self.name, handler.__name__, body, exc)
+            record = dead_letter(self.name, handler.__name__, body, exc, delivery)
             if not isinstance(exc, ServiceError):
                 log.error("%s.%s failed; message sent to %s\n%s", self.name, handler.__name__, DEAD_LETTERS,
                           record["traceback"])
@@ -117,6 +135,7 @@ def consumer(handler: Callable) -> Callable:
         EVENTS_HANDLED.labels(self.name, handler.__name__).inc()
         return result
 
+    wrapper.takes_delivery = True
     return wrapper
 
 
@@ -178,9 +197,25 @@ class DeadLetteringQueueConsumer(ResilientQueueConsumer):
 
 
 class EventHandler(events.EventHandler):
-    """nameko's event handler on a :class:`DeadLetteringQueueConsumer`."""
+    """nameko's event handler on a :class:`DeadLetteringQueueConsumer`, which also gives the handler (wrapped by
+    :func:`consumer`) the ``delivery`` of each message: the exchange and routing key it came through and the
+    service the handler subscribed to."""
 
     queue_consumer = DeadLetteringQueueConsumer()
+
+    def handle_message(self, body, message):
+        """nameko's ``Consumer.handle_message`` with ``delivery`` as a keyword argument of the worker (for a
+        method wrapped by :func:`consumer`)."""
+        kwargs = {}
+        if getattr(getattr(self.container.service_cls, self.method_name), "takes_delivery", False):
+            info = message.delivery_info or {}
+            kwargs["delivery"] = {"exchange": info.get("exchange"), "routing_key": info.get("routing_key"),
+                                  "subscribed": self.source_service}
+        try:
+            self.container.spawn_worker(self, (body,), kwargs, context_data=self.unpack_message_headers(message),
+                                        handle_result=partial(self.handle_result, message))
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
 
 
 event_handler = EventHandler.decorator

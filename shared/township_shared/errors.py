@@ -70,6 +70,20 @@ class Gone(ServiceError):
     code = "gone"
 
 
+class Refused(ServiceError):
+    """An event a consumer will not act on although it is well formed: it did not come through the exchange of its
+    one publisher, or it names a case, task or actor the consumer's service (or the service that owns them) does
+    not know. Dead-lettered with the reason, never retried (decision 51)."""
+
+    status = 422
+    code = "refused"
+
+
+class Unavailable(Exception):
+    """A service a consumer must ask before acting did not answer (down, restarting, or too slow): the message is
+    put back and handled again later, like a database outage (decision 51)."""
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"

@@ -23,11 +23,19 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .auth import current_actor
 from .clock import utcnow
-from .errors import ValidationFailed, flatten_messages
-from .schemas.bounds import AwareDateTime, Integer, check_json
+from .errors import Refused, ValidationFailed, flatten_messages
+from .schemas.bounds import AwareDateTime, Integer, check_json, echo
 
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {}
 PUBLISHERS: dict[str, str] = {}  # event type -> the one service that announces it
+
+
+EXCHANGE_SUFFIX = ".events"
+
+
+def exchange_of(service: str) -> str:
+    """nameko's event exchange of ``service``: the only exchange it may publish to (decision 50)."""
+    return f"{service}{EXCHANGE_SUFFIX}"
 
 
 class NotThePublisher(ValueError):
@@ -133,3 +141,28 @@ def load_event(body: Any, expected_type: str | None = None) -> Event:
     except ValidationError as exc:
         raise ValidationFailed(flatten_messages(exc.messages, "payload")) from None
     return Event(payload=payload, **{k: v for k, v in env.items() if k != "payload"})
+
+
+def check_origin(body: Any, exchange: str | None, subscribed: str) -> None:
+    """Refuse (:class:`~township_shared.errors.Refused`) an event a handler subscribed to ``subscribed``'s
+    exchange received unless it came through that exchange, its envelope's ``source`` is that service, and that
+    service is the one publisher of its type (``PUBLISHERS``). Only ``subscribed``'s broker user may publish to
+    its exchange (decision 50); this catches a message put on a queue by another route (the default exchange, a
+    binding someone added) and a publisher announcing, or claiming to be, what is not its own (decision 51).
+
+    A body without a textual ``source`` is left to :func:`load_event`, which names what is wrong with it."""
+    expected = exchange_of(subscribed)
+    if exchange != expected:
+        raise Refused(f"came through the exchange {echo(exchange)}, not {expected}", field="exchange",
+                      exchange=exchange)
+    if not isinstance(body, dict) or not isinstance(body.get("source"), str):
+        return
+    source, kind = body["source"], body.get("type")
+    if source != subscribed:
+        raise Refused(f"source {echo(source)} does not own the exchange {expected}", field="source")
+    from .schemas import load_all
+
+    load_all()
+    publisher = PUBLISHERS.get(kind) if isinstance(kind, str) else None
+    if publisher is not None and publisher != subscribed:
+        raise Refused(f"{kind} is published by {publisher}, not {subscribed}", field="type")

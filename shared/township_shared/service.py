@@ -1,16 +1,22 @@
-"""What every nameko service of the product shares: loading input through a schema, the injectable clock and the
-``@rpc`` entrypoint. Events are published through :class:`township_shared.relay.EventRelay`."""
+"""What every nameko service of the product shares: loading input through a schema, the injectable clock, the
+``@rpc`` entrypoint and the RPC proxy a consumer asks another service through (:func:`ask`). Events are
+published through :class:`township_shared.relay.EventRelay`."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
+import eventlet
 from marshmallow import Schema, ValidationError
+from nameko import rpc as nameko_rpc
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc as NamekoRpc
 
 from .clock import SystemClock
-from .errors import BROKER_UNAVAILABLE, ValidationFailed, flatten_messages, install_expected_error_log_filter
+from .consumers import ResilientQueueConsumer
+from .errors import (BROKER_UNAVAILABLE, DATABASE_UNAVAILABLE, Unavailable, ValidationFailed, flatten_messages,
+                     install_expected_error_log_filter)
 from .schemas.bounds import check_json
 
 log = logging.getLogger(__name__)
@@ -60,6 +66,47 @@ class Rpc(NamekoRpc):
 
 
 rpc = Rpc.decorator
+
+
+class ReplyListener(nameko_rpc.ReplyListener):
+    """nameko's listener for RPC replies on a :class:`~township_shared.consumers.ResilientQueueConsumer` (an
+    acknowledgement the broker cannot take is logged, not raised into the container)."""
+
+    queue_consumer = ResilientQueueConsumer()
+
+
+class RpcProxy(nameko_rpc.RpcProxy):
+    """nameko's ``RpcProxy`` on :class:`ReplyListener`."""
+
+    rpc_reply_listener = ReplyListener()
+
+
+UNAVAILABLE_BACKOFF_SECONDS = 1.0
+
+
+def ask(service: str, call: Callable[[], Any], timeout: float) -> Any:
+    """The answer of ``call()``, an RPC to ``service`` made while handling an event; None when ``service`` answers
+    ``NotFound``. When it cannot answer now (no answer within ``timeout`` seconds, not running, its database or
+    the broker unavailable) this waits :data:`UNAVAILABLE_BACKOFF_SECONDS` and raises
+    :class:`~township_shared.errors.Unavailable`, so the consumer puts the message back without spinning on it.
+    Any other remote error is raised as it is: a bug, for the dead-letter queue."""
+    try:
+        with eventlet.Timeout(timeout):
+            return call()
+    except eventlet.Timeout:
+        reason = f"{service} did not answer within {timeout:g} s"
+    except UnknownService:
+        reason = f"{service} is not running"
+    except RemoteError as exc:
+        if exc.exc_type == "NotFound":
+            return None
+        if exc.exc_type not in DATABASE_UNAVAILABLE:
+            raise
+        reason = f"{service}'s database is unavailable ({exc.exc_type})"
+    except BROKER_UNAVAILABLE as exc:
+        reason = f"the broker is unavailable ({type(exc).__name__})"
+    eventlet.sleep(UNAVAILABLE_BACKOFF_SECONDS)
+    raise Unavailable(reason)
 
 
 class Clock(DependencyProvider):

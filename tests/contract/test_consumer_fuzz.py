@@ -1,5 +1,6 @@
 """Every event consumer fed arbitrary bodies (hypothesis): no exception escapes, nothing is written for a body that
-is not a valid event, and each refused body is dead-lettered with a reason."""
+is not a valid event, and each refused body is dead-lettered with a reason: invalid, or naming a case, task or
+callback that does not exist (decision 51)."""
 import logging
 from datetime import timedelta
 
@@ -72,6 +73,23 @@ class Sink(list):
         self.append(record)
 
 
+class DispatchOf:
+    """Feedback's question to dispatch (``task_facts``) answered by dispatch's own handler on its repository."""
+
+    def __init__(self, dispatch_repo):
+        self.repo = dispatch_repo
+
+    def task_facts(self, township_id, case_id, task_id):
+        from dispatch import handlers
+
+        from township_shared.errors import NotFound
+
+        try:
+            return handlers.task_facts(self.repo, township_id, case_id, task_id)
+        except NotFound:
+            return None
+
+
 def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo):
     from types import SimpleNamespace
 
@@ -88,7 +106,7 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo):
     dispatch = worker_factory(DispatchService, repo=dispatch_repo, clock=FixedClock(), routing=routing,
                               dead_letters=Sink())
     feedback = worker_factory(FeedbackService, repo=feedback_repo, clock=FixedClock(), settings=settings_,
-                              dead_letters=Sink())
+                              dead_letters=Sink(), dispatch=DispatchOf(dispatch_repo))
     intake = worker_factory(IntakeService, repo=intake_repo, clock=FixedClock(), dead_letters=Sink())
     identity = worker_factory(IdentityService, repo=identity_repo, clock=FixedClock(), dead_letters=Sink())
     return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
@@ -132,9 +150,11 @@ def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, 
         before = len(worker.dead_letters)
         getattr(worker, method)(body)  # must not raise
         for record in worker.dead_letters[before:]:
-            # refused for what the body is, never for a crash of the consumer (that would carry a traceback)
-            assert record["error"] == "ValidationFailed", record.get("traceback")
-            assert record["details"]["fields"] and record["handler"] == method
+            # refused for what the body is (invalid, or naming what does not exist), never for a crash of the
+            # consumer (that would carry a traceback)
+            assert record["error"] in ("ValidationFailed", "Refused"), record.get("traceback")
+            assert record["details"].get("fields") or record["details"].get("field")
+            assert record["handler"] == method
 
     feed()
     assert any(len(w.dead_letters) for w, _ in workers)

@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from township_shared import store
-from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Refused, ValidationFailed
 from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.privacy import mask_phone
 
@@ -221,14 +221,41 @@ def _once(case: dict[str, Any], event_id: str) -> bool:
     return True
 
 
+def task_facts(repo: DispatchRepository, township_id: str, case_id: str, task_id: str) -> dict[str, Any]:
+    """What another service checks a task event against (feedback, decision 52): the task's case, assignee, role
+    and status as dispatch has them; NotFound when the township has no such case or the case no such task."""
+    case = repo.get_case(township_id, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id!r}", id=case_id)
+    task = domain.find_task(case, task_id)
+    return {"case_id": case["_id"], "task_id": task["id"], "assignee": task["assignee"], "role": task["role"],
+            "status": task["status"]}
+
+
+def _case_of_callback(repo: DispatchRepository, event: Event) -> dict[str, Any]:
+    """The case a callback event of feedback's is about. Refused (decision 51) unless the township has the case
+    and the callback's id is a task of it assigned to the callback's unit (a callback's id is its task's id):
+    feedback opens a callback only for a task dispatch announced, so anything else is forged or broken."""
+    p = event.payload
+    case = repo.get_case(event.township_id, p["case_id"])
+    if case is None:
+        raise Refused(f"no case {p['case_id']!r} in township {event.township_id!r}", field="payload.case_id")
+    task = next((t for t in case.get("tasks", []) if t["id"] == p["callback_id"]), None)
+    if task is None:
+        raise Refused(f"case {p['case_id']!r} has no task {p['callback_id']!r}", field="payload.callback_id")
+    if (task["assignee"]["kind"], task["assignee"]["id"]) != (p["unit"]["kind"], p["unit"]["id"]):
+        raise Refused(f"task {task['id']!r} is assigned to {domain.actor_key(task['assignee'])}, not "
+                      f"{domain.actor_key(p['unit'])}", field="payload.unit")
+    return case
+
+
 def callback_under_way(repo: DispatchRepository, now: datetime, event: Event) -> dict[str, Any] | None:
     """Feedback's ``callback_recorded``: the case of a completion whose callback started is in ``callback``.
     Idempotent: the change applies once (a redelivery finds the case past ``completed``)."""
     p = event.payload
+    _case_of_callback(repo, event)
     if p["final"] and p["outcome"] != "needs_review":
         return None  # a conclusion follows as callback_concluded
-    if repo.get_case(event.township_id, p["case_id"]) is None:
-        return None
     saved, _ = mutate(repo, lambda: repo.get_case(event.township_id, p["case_id"]),
                       lambda case: (domain.callback_under_way(case, now, p["callback_id"]), None), now, "gone")
     return saved
@@ -240,8 +267,9 @@ def conclude_callback(repo: DispatchRepository, now: datetime, policy: domain.Po
     a redo (``case_reopened``, then a new task for the same lead, or triage). Idempotent by event id."""
     p = event.payload
     settings = repo.settings(event.township_id)
-    if settings is None or repo.get_case(event.township_id, p["case_id"]) is None:
-        return None
+    if settings is None:
+        raise Refused(f"unknown township {event.township_id!r}", field="township_id")
+    _case_of_callback(repo, event)
     member_redo = p["outcome"] == "redo" and p["stage"] == "handling" and p["unit"]["kind"] in MEMBER_KINDS
     active = False
     if p["outcome"] == "redo":

@@ -95,6 +95,14 @@ class DispatchService:
         return s.RoutingExampleViewSchema().dump(doc)
 
     @rpc(expected_exceptions=EXPECTED)
+    def task_facts(self, township_id, task):
+        """For a service checking a task event before it acts on it (feedback, decision 52): ``task`` is
+        ``{case_id, task_id}``; the answer names the task's case, assignee, role and status; NotFound when dispatch
+        has no such task in the township."""
+        ref = load(s.TaskRefSchema(), task)
+        return s.TaskFactsSchema().dump(handlers.task_facts(self.repo, township_id, ref["case_id"], ref["task_id"]))
+
+    @rpc(expected_exceptions=EXPECTED)
     def act_on_task(self, township_id, actor, task_id, command, args=None):
         """Run the task command named ``command`` (``s.TASK_COMMANDS``) with ``args`` loaded through its body
         schema."""

@@ -7,6 +7,7 @@ import pytest
 from dispatch import domain, handlers
 from dispatch.calendar import WorkCalendar
 from dispatch.repository import DispatchRepository
+from township_shared.errors import NotFound, Refused
 from township_shared.store import Stale as StaleCase
 from township_shared.events import load_event, make_event
 from township_shared.schemas.demands import DemandReceivedV1
@@ -180,3 +181,55 @@ def test_another_process_sees_what_was_learned(drepo, mongo_client, db_prefix):
                                       "drinking_water", "machine": None, "candidates": [], "classified_by": "office",
                                       "by": "office", "at": T0, "event_id": "e9"})
     assert other.refresh_model("qingshui").total == seeds + 1
+
+
+def completed_case(drepo, case_id):
+    handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received(case_id))
+    lead = next(t for t in drepo.get_case("qingshui", case_id)["tasks"] if t["role"] == "lead")
+    handlers.act_on_task(drepo, T0, POLICY, "qingshui", "unit:water_station", lead["id"], "sign", {})
+    handlers.act_on_task(drepo, T0, POLICY, "qingshui", "unit:water_station", lead["id"], "complete",
+                         {"reply": "修好了", "attachments": []})
+    return drepo.get_case("qingshui", case_id), lead["id"]
+
+
+def test_task_facts_are_what_dispatch_has_or_not_found(drepo):
+    case, lead = completed_case(drepo, "case0101")
+    assert handlers.task_facts(drepo, "qingshui", case["_id"], lead) == {
+        "case_id": case["_id"], "task_id": lead, "assignee": {"kind": "unit", "id": "water_station"},
+        "role": "lead", "status": "completed"}
+    for township, case_id, task_id in (("baiyun", case["_id"], lead), ("qingshui", "case9999", lead),
+                                       ("qingshui", case["_id"], f"{case['_id']}.9")):
+        with pytest.raises(NotFound):
+            handlers.task_facts(drepo, township, case_id, task_id)
+
+
+def test_a_callback_event_about_a_task_dispatch_does_not_have_is_refused(drepo):
+    """Decision 51: the case, the callback's task and its unit must be dispatch's; nothing is written."""
+    from township_shared.schemas.feedback import CallbackConcludedV1, CallbackRecordedV1
+
+    case, lead = completed_case(drepo, "case0102")
+    fact = {"case_id": case["_id"], "callback_id": lead, "unit": {"kind": "unit", "id": "water_station"},
+            "village": "dongpo", "category": "drinking_water"}
+
+    def concluded(township="qingshui", **changes):
+        return load_event(make_event(CallbackConcludedV1, {**fact, "outcome": "resolved", "reason": "满意",
+                                                           "stage": None, **changes},
+                                     source="feedback", township_id=township, correlation_id=case["_id"]))
+
+    def recorded(**changes):
+        return load_event(make_event(CallbackRecordedV1, {
+            **fact, "reached": False, "final": False, "resolved": None, "satisfaction": None, "channel": "phone",
+            "outcome": None, **changes}, source="feedback", township_id="qingshui", correlation_id=case["_id"]))
+
+    for event, field in ((concluded(case_id="case9999"), "payload.case_id"),
+                         (concluded(township="atlantis"), "township_id"),
+                         (concluded(callback_id=f"{case['_id']}.9"), "payload.callback_id"),
+                         (concluded(unit={"kind": "unit", "id": "vc_dongpo"}), "payload.unit")):
+        with pytest.raises(Refused) as refused:
+            handlers.conclude_callback(drepo, T0, POLICY, CALENDAR, event)
+        assert refused.value.body["field"] == field
+    with pytest.raises(Refused):
+        handlers.callback_under_way(drepo, T0, recorded(unit={"kind": "unit", "id": "vc_dongpo"}))
+    assert drepo.get_case("qingshui", case["_id"])["status"] == "completed"
+    assert handlers.callback_under_way(drepo, T0, recorded())["status"] == "callback"
+    assert handlers.conclude_callback(drepo, T0, POLICY, CALENDAR, concluded())["status"] == "closed"

@@ -1,9 +1,11 @@
-"""Dependencies of the feedback service: its repository and settings from config."""
+"""Dependencies of the feedback service: its repository, settings from config, and dispatch's word on a task."""
 from datetime import timedelta
+from typing import Any
 
 from nameko.extensions import DependencyProvider
 
 from township_shared.mongo import MongoRepository
+from township_shared.service import RpcProxy, ask
 
 from .figures import FiguresRepository
 from .repository import FeedbackRepository
@@ -16,6 +18,33 @@ def FeedbackStore():
 def FiguresStore():
     """One :class:`FiguresRepository` per process (its fold loop is shared by the workers)."""
     return MongoRepository(FiguresRepository, database="feedback")
+
+
+ASK_TIMEOUT_SECONDS = 5.0
+
+
+class DispatchTasks:
+    """What a worker gets from :class:`Dispatch`: ``task_facts(township_id, case_id, task_id)``, the task as
+    dispatch has it or None; raises ``Unavailable`` when dispatch cannot answer now (``township_shared.service.
+    ask``). Tests hand the handlers a fake with the same method."""
+
+    def __init__(self, proxy, timeout: float):
+        self._proxy, self._timeout = proxy, timeout
+
+    def task_facts(self, township_id: str, case_id: str, task_id: str) -> dict[str, Any] | None:
+        return ask("dispatch", lambda: self._proxy.task_facts(township_id, {"case_id": case_id, "task_id": task_id}),
+                   self._timeout)
+
+
+class Dispatch(RpcProxy):
+    """RPC to dispatch, for the tasks feedback has not heard of yet (decision 52)."""
+
+    def __init__(self, timeout: float = ASK_TIMEOUT_SECONDS):
+        super().__init__("dispatch")
+        self.timeout = timeout
+
+    def get_dependency(self, worker_ctx):
+        return DispatchTasks(super().get_dependency(worker_ctx), self.timeout)
 
 
 class Settings(DependencyProvider):

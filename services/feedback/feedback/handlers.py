@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from township_shared import store
-from township_shared.errors import Gone, NotFound
+from township_shared.errors import Gone, NotFound, Refused
 from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.schemas.feedback import HotspotDetectedV1
 
@@ -20,6 +20,63 @@ SOURCE = "feedback"
 def envelopes(township_id: str, correlation_id: str | None, events: domain.Events,
               now: datetime) -> list[dict[str, Any]]:
     return make_envelopes(events, source=SOURCE, township_id=township_id, correlation_id=correlation_id, time=now)
+
+
+class TaskAuthority(Protocol):
+    """Dispatch, as far as feedback asks it (``dependencies.DispatchTasks``; a fake in tests)."""
+
+    def task_facts(self, township_id: str, case_id: str, task_id: str) -> dict[str, Any] | None: ...
+
+
+# ---- what an event names must exist (decisions 51, 52) -----------------------------------------------------------
+def _same_actor(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    return (a["kind"], a["id"]) == (b["kind"], b["id"])
+
+
+def check_task(repo: FeedbackRepository, dispatch: TaskAuthority, event: Event) -> None:
+    """Refuse a ``task_*`` event unless dispatch has the task, in the event's township and case, assigned to the
+    event's assignee. Feedback keeps what dispatch confirmed (``tasks``) and asks dispatch only about a task it has
+    not heard of: once per task in practice, at its ``task_assigned``, or when another event of the task is handled
+    first (each handler has its own queue, and nothing orders one queue against another). Raises ``Unavailable``
+    when dispatch cannot answer now: the event comes back later."""
+    p = event.payload
+    known = repo.known_task(p["task_id"])
+    if known is None:
+        facts = dispatch.task_facts(event.township_id, p["case_id"], p["task_id"])
+        if facts is None:
+            raise Refused(f"dispatch has no task {p['task_id']!r} of case {p['case_id']!r} in township "
+                          f"{event.township_id!r}", field="payload.task_id")
+        known = repo.remember_task(event.township_id, facts)
+    if known["township_id"] != event.township_id or known["case_id"] != p["case_id"]:
+        raise Refused(f"task {p['task_id']!r} is not a task of case {p['case_id']!r} in township "
+                      f"{event.township_id!r}", field="payload.case_id")
+    if not _same_actor(known["assignee"], p["assignee"]):
+        raise Refused(f"task {p['task_id']!r} is assigned to {known['assignee']['kind']}:{known['assignee']['id']}"
+                      f", not {p['assignee']['kind']}:{p['assignee']['id']}", field="payload.assignee")
+
+
+def check_callback(repo: FeedbackRepository, event: Event) -> None:
+    """Refuse ``callback_recorded`` or ``case_reopened`` unless feedback has the callback (its own document:
+    both follow a write of it), of that case, about that unit's work."""
+    p = event.payload
+    cb = repo.get_callback(event.township_id, p["callback_id"])
+    if cb is None:
+        raise Refused(f"no callback {p['callback_id']!r} in township {event.township_id!r}",
+                      field="payload.callback_id")
+    if cb["case_id"] != p["case_id"]:
+        raise Refused(f"callback {p['callback_id']!r} is about case {cb['case_id']!r}, not {p['case_id']!r}",
+                      field="payload.case_id")
+    if not _same_actor(cb["unit"], p["unit"]):
+        raise Refused(f"callback {p['callback_id']!r} rates {cb['unit']['kind']}:{cb['unit']['id']}, not "
+                      f"{p['unit']['kind']}:{p['unit']['id']}", field="payload.unit")
+
+
+def check_references(repo: FeedbackRepository, dispatch: TaskAuthority, event: Event) -> None:
+    """The check of what an event the figures count names (task or callback), before it is journalled."""
+    if event.type.startswith("task_"):
+        check_task(repo, dispatch, event)
+    elif event.type in ("callback_recorded", "case_reopened"):
+        check_callback(repo, event)
 
 
 # ---- figures -----------------------------------------------------------------------------------------------------
@@ -52,8 +109,11 @@ def ranking(rows: list[dict[str, Any]], by: str, limit: int) -> dict[str, list[d
 
 
 # ---- callbacks ---------------------------------------------------------------------------------------------------
-def open_callback(repo: FeedbackRepository, event: Event, now: datetime) -> dict[str, Any] | None:
-    """A lead's completion makes a callback due (idempotent: the task id is the callback id)."""
+def open_callback(repo: FeedbackRepository, dispatch: TaskAuthority, event: Event,
+                  now: datetime) -> dict[str, Any] | None:
+    """A lead's completion of a task dispatch confirms (:func:`check_task`) makes a callback due (idempotent: the
+    task id is the callback id)."""
+    check_task(repo, dispatch, event)
     p = event.payload
     if p["role"] != "lead":
         return None

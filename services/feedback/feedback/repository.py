@@ -1,4 +1,5 @@
-"""Feedback's documents: callbacks, completion reports and hotspot windows (assessment figures: ``figures.py``)."""
+"""Feedback's documents: callbacks, completion reports, hotspot windows and the tasks dispatch confirmed
+(assessment figures: ``figures.py``)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,6 +23,7 @@ class FeedbackRepository:
         self.callbacks = db["callbacks"]
         self.reports = db["reports"]
         self.hotspots = db["hotspots"]
+        self.tasks = db["tasks"]
 
     def ensure_indexes(self) -> None:
         self.callbacks.create_index([("township_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)],
@@ -55,6 +57,20 @@ class FeedbackRepository:
         else:
             found = self.callbacks.find({"township_id": township_id, "status": status})
         return list(found.sort("created_at", ASCENDING).limit(limit))
+
+    # tasks dispatch confirmed (decision 52) --------------------------------------------------------------------
+    def known_task(self, task_id: str) -> dict[str, Any] | None:
+        return self.tasks.find_one({"_id": task_id})
+
+    def remember_task(self, township_id: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """Keep what dispatch said of a task: its township, case and assignee, which never change (idempotent)."""
+        doc = {"_id": facts["task_id"], "township_id": township_id, "case_id": facts["case_id"],
+               "assignee": {"kind": facts["assignee"]["kind"], "id": facts["assignee"]["id"]}}
+        try:
+            self.tasks.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+        except DuplicateKeyError:  # a concurrent first sighting of the same task inserted it
+            pass
+        return doc
 
     # reports -------------------------------------------------------------------------------------------------
     def insert_report(self, report: dict[str, Any]) -> None:

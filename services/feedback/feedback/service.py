@@ -17,7 +17,7 @@ from township_shared.relay import EventRelay
 from township_shared.service import Clock, load, rpc
 
 from . import handlers
-from .dependencies import FeedbackStore, FiguresStore, Settings
+from .dependencies import Dispatch, FeedbackStore, FiguresStore, Settings
 from .repository import OUTBOX_COLLECTIONS
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,15 @@ class FeedbackService:
     dead_letters = DeadLetterPublisher()
     config = Config()
     metrics = Metrics()
+    dispatch = Dispatch()
 
     def _fold(self, body, event_type):
         """Journal the event (its message is acknowledged once that write is done), then fold what is pending.
-        A failed fold is left to the ``fold_figures`` timer: the event is safe in the journal."""
-        if handlers.record_event(self.figures, load_event(body, event_type), self.settings.timezone):
+        A failed fold is left to the ``fold_figures`` timer: the event is safe in the journal. An event naming a
+        task or callback that does not exist is refused first (decision 51)."""
+        event = load_event(body, event_type)
+        handlers.check_references(self.repo, self.dispatch, event)
+        if handlers.record_event(self.figures, event, self.settings.timezone):
             try:
                 self.figures.fold_pending(self.clock.now)
             except Exception:
@@ -85,7 +89,7 @@ class FeedbackService:
     @consumer
     def open_callback(self, body):
         """The lead finished: a callback to the resident is due."""
-        handlers.open_callback(self.repo, load_event(body, "task_completed"), self.clock.now())
+        handlers.open_callback(self.repo, self.dispatch, load_event(body, "task_completed"), self.clock.now())
 
     @event_handler("intake", "demand_received", requeue_on_error=True)
     @consumer

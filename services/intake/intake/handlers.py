@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from township_shared import outbox
-from township_shared.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Refused, TooManyRequests, ValidationFailed
 from township_shared.events import Event, make_event
 from township_shared.privacy import mask_phone
 from township_shared.schemas.common import OPEN_STATUSES
@@ -180,6 +180,18 @@ def public_view(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def follow_status(repo: DemandRepository, event: Event) -> bool:
-    """Apply dispatch's ``case_status_changed`` if it is newer than what the case shows (by ``seq``)."""
+    """Apply dispatch's ``case_status_changed`` if it is newer than what the case shows (by ``seq``). Refused
+    (dead-lettered) when no case of that id and case number is in the township: intake stores every case before
+    announcing it, so dispatch can only speak of a case intake has (decision 51). The check costs a read only when
+    nothing was applied."""
     p = event.payload
-    return repo.apply_status(event.township_id, p["case_id"], p["status"], p["outcome"], p["since"], p["seq"])
+    if repo.apply_status(event.township_id, p["case_id"], p["case_number"], p["status"], p["outcome"], p["since"],
+                         p["seq"]):
+        return True
+    case = repo.get_case(event.township_id, p["case_id"])
+    if case is None:
+        raise Refused(f"no case {p['case_id']!r} in township {event.township_id!r}", field="payload.case_id")
+    if case["case_number"] != p["case_number"]:
+        raise Refused(f"case {p['case_id']!r} is {case['case_number']}, not {p['case_number']!r}",
+                      field="payload.case_number")
+    return False

@@ -151,11 +151,12 @@ class DemandRepository:
                 raise IdempotencyKeyTaken() from None
             raise
 
-    def apply_status(self, township_id: str, case_id: str, status: str, outcome: str | None, since: datetime,
-                     seq: int) -> bool:
+    def apply_status(self, township_id: str, case_id: str, case_number: str, status: str, outcome: str | None,
+                     since: datetime, seq: int) -> bool:
         """Show dispatch's status ``seq`` of a case unless a later one is shown already; True if applied."""
         done = self.cases.update_one(
-            {"_id": case_id, "township_id": township_id, "status_seq": {"$not": {"$gte": seq}}},
+            {"_id": case_id, "township_id": township_id, "case_number": case_number,
+             "status_seq": {"$not": {"$gte": seq}}},
             {"$set": {"status": status, "outcome": outcome, "status_since": since, "status_seq": seq}})
         return done.modified_count == 1
 

@@ -5,7 +5,9 @@ import pytest
 
 from intake import handlers
 from township_shared import outbox
-from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Refused, ValidationFailed
+from township_shared.events import load_event, make_event
+from township_shared.schemas.dispatch import CaseStatusChangedV1
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
@@ -158,12 +160,39 @@ def test_concurrent_numbering_of_a_fresh_township_gives_distinct_numbers(repo):
     assert sorted(day for _, day in numbers) == list(range(1, 41))
 
 
+def status_changed(case_id, case_number, status, outcome, since, seq, township="qingshui"):
+    return load_event(make_event(CaseStatusChangedV1, {
+        "case_id": case_id, "case_number": case_number, "status": status, "outcome": outcome, "since": since,
+        "seq": seq}, source="dispatch", township_id=township, correlation_id=case_id))
+
+
 def test_status_follows_dispatch_and_a_late_older_announcement_changes_nothing(repo):
     case = handlers.submit_demand(repo, T0, "qingshui", submission(7)).case
-    assert repo.apply_status("qingshui", case["_id"], "in_progress", None, T0 + timedelta(minutes=5), 3)
-    assert not repo.apply_status("qingshui", case["_id"], "dispatched", None, T0 + timedelta(minutes=1), 2)
-    assert not repo.apply_status("qingshui", case["_id"], "in_progress", None, T0 + timedelta(minutes=5), 3)
-    assert repo.apply_status("qingshui", case["_id"], "closed", "resolved", T0 + timedelta(hours=1), 4)
+    number = case["case_number"]
+    assert handlers.follow_status(repo, status_changed(case["_id"], number, "in_progress", None,
+                                                       T0 + timedelta(minutes=5), 3))
+    assert not handlers.follow_status(repo, status_changed(case["_id"], number, "dispatched", None,
+                                                           T0 + timedelta(minutes=1), 2))
+    assert not handlers.follow_status(repo, status_changed(case["_id"], number, "in_progress", None,
+                                                           T0 + timedelta(minutes=5), 3))
+    assert handlers.follow_status(repo, status_changed(case["_id"], number, "closed", "resolved",
+                                                       T0 + timedelta(hours=1), 4))
     stored = repo.get_case("qingshui", case["_id"])
     assert (stored["status"], stored["outcome"], stored["status_seq"]) == ("closed", "resolved", 4)
-    assert not repo.apply_status("baiyun", case["_id"], "triage", None, T0, 5)
+
+
+def test_status_of_a_case_intake_does_not_have_is_refused(repo):
+    """Another township's case, an unknown case, or a known case under another number: refused, nothing
+    written (decision 51)."""
+    case = handlers.submit_demand(repo, T0, "qingshui", submission(8)).case
+    before = repo.get_case("qingshui", case["_id"])
+    for event, field in ((status_changed(case["_id"], case["case_number"], "triage", None, T0, 5, "baiyun"),
+                          "payload.case_id"),
+                         (status_changed("no-such-case", case["case_number"], "triage", None, T0, 5),
+                          "payload.case_id"),
+                         (status_changed(case["_id"], "QS-20261129-9999", "triage", None, T0, 5),
+                          "payload.case_number")):
+        with pytest.raises(Refused) as refused:
+            handlers.follow_status(repo, event)
+        assert refused.value.body["field"] == field
+    assert repo.get_case("qingshui", case["_id"]) == before

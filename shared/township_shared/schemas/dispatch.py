@@ -8,6 +8,7 @@ from .bounds import AwareDateTime, Float, Integer
 from .common import CASE_STATUSES, CODE, StrictSchema, URGENCIES
 from .reference import NamesSchema
 
+MAX_HANDLING_SECONDS = 10 * 366 * 86400  # a task open ten years is a forged or broken number, not a late unit
 ACTOR_KINDS = ("unit", "party_member", "volunteer", "social_org")
 UNIT_TYPES = ("department", "village_committee")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -173,7 +174,24 @@ class ActorQuerySchema(StrictSchema):
 # ---- event payloads ------------------------------------------------------------------------------------------
 class ActorRefSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
-    id = fields.String(required=True)
+    id = fields.String(required=True, validate=CODE)
+
+
+class TaskRefSchema(StrictSchema):
+    """A task another service asks dispatch about (``task_facts``)."""
+
+    case_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    task_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class TaskFactsSchema(StrictSchema):
+    """``task_facts``'s answer: the task as dispatch has it."""
+
+    case_id = fields.String(required=True)
+    task_id = fields.String(required=True)
+    assignee = fields.Nested(ActorRefSchema, required=True)
+    role = fields.String(required=True, validate=validate.OneOf(TASK_ROLES))
+    status = fields.String(required=True)
 
 
 class _TaskFact(StrictSchema):
@@ -217,6 +235,12 @@ class TaskAssignedV1(_TaskFact):
     sign_deadline = AwareDateTime(required=True)
     handling_deadline = AwareDateTime(required=True)
 
+    @validates_schema
+    def _deadlines_after_assignment(self, data, **kwargs):
+        for name in ("sign_deadline", "handling_deadline"):
+            if name in data and "assigned_at" in data and data[name] < data["assigned_at"]:
+                raise ValidationError("must not be before assigned_at", name)
+
 
 @register("task_signed", 1, "dispatch")
 class TaskSignedV1(_TaskFact):
@@ -228,7 +252,8 @@ class TaskSignedV1(_TaskFact):
 @register("task_returned", 1, "dispatch")
 class TaskReturnedV1(_TaskFact):
     reason = fields.String(required=True)
-    returns = Integer(required=True, metadata={"description": "returns of this case so far"})
+    returns = Integer(required=True, validate=validate.Range(min=1),
+                      metadata={"description": "returns of this case so far, this one included"})
 
 
 @register("task_extension_requested", 1, "dispatch")
@@ -250,7 +275,8 @@ class TaskCompletedV1(_TaskFact):
     attachments = fields.List(fields.String(), required=True)
     completed_at = AwareDateTime(required=True)
     on_time = fields.Boolean(required=True)
-    handling_seconds = Float(required=True, metadata={"description": "from assignment to completion"})
+    handling_seconds = Float(required=True, validate=validate.Range(min=0, max=MAX_HANDLING_SECONDS),
+                             metadata={"description": "from assignment to completion"})
 
 
 @register("case_closed", 1, "dispatch")

@@ -14,6 +14,8 @@ CALLBACK_STATUSES = ("due", "needs_review", "closed")
 CALLBACK_OUTCOMES = ("resolved", "redo", "unresolved", "unreached")
 REDO_STAGES = ("handling", "dispatch")
 REPORT_KINDS = ("milestone", "completion")
+MAX_PEOPLE_SERVED = 1_000_000  # a report's people served and hours: beyond these a number is a typo or forged
+MAX_SERVICE_HOURS = 1_000_000
 REPORT_STATUSES = ("submitted", "verified", "rejected")
 DIMENSIONS = ("actor", "village", "category")
 PERIODS = ("day", "month", "year")
@@ -65,8 +67,8 @@ class ReportSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
     milestone = fields.String(validate=validate.Length(min=1, max=200), allow_none=True)
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    people_served = Integer(validate=validate.Range(min=0), load_default=0)
-    hours = Float(validate=validate.Range(min=0), load_default=0.0)
+    people_served = Integer(validate=validate.Range(min=0, max=MAX_PEOPLE_SERVED), load_default=0)
+    hours = Float(validate=validate.Range(min=0, max=MAX_SERVICE_HOURS), load_default=0.0)
     evidence_urls = fields.List(fields.Url(schemes={"http", "https"}), validate=validate.Length(min=1, max=20),
                                 required=True)
 
@@ -117,6 +119,13 @@ class CallbackRecordedV1(_CaseOfUnit):
     outcome = fields.String(required=True, allow_none=True,
                             validate=validate.OneOf(CALLBACK_OUTCOMES + ("needs_review",)))
 
+    @validates_schema
+    def _answer_only_when_reached(self, data, **kwargs):
+        if data.get("reached") is False:
+            for name in ("resolved", "satisfaction"):
+                if data.get(name) is not None:
+                    raise ValidationError("must be null when the resident was not reached", name)
+
 
 @register("callback_concluded", 1, "feedback")
 class CallbackConcludedV1(_CaseOfUnit):
@@ -143,8 +152,8 @@ class MilestoneVerifiedV1(StrictSchema):
     project = fields.String(required=True)
     organisation = fields.Nested(ActorRefSchema, required=True)
     milestone = fields.String(required=True)
-    people_served = Integer(required=True)
-    hours = Float(required=True)
+    people_served = Integer(required=True, validate=validate.Range(min=0, max=MAX_PEOPLE_SERVED))
+    hours = Float(required=True, validate=validate.Range(min=0, max=MAX_SERVICE_HOURS))
     verified_by = fields.String(required=True)
 
 
@@ -155,8 +164,8 @@ class ProjectCompletedV1(StrictSchema):
     report_id = fields.String(required=True)
     project = fields.String(required=True)
     organisation = fields.Nested(ActorRefSchema, required=True)
-    people_served = Integer(required=True)
-    hours = Float(required=True)
+    people_served = Integer(required=True, validate=validate.Range(min=0, max=MAX_PEOPLE_SERVED))
+    hours = Float(required=True, validate=validate.Range(min=0, max=MAX_SERVICE_HOURS))
     verified_by = fields.String(required=True)
 
 
@@ -176,8 +185,8 @@ class HotspotDetectedV1(StrictSchema):
 
     village = fields.String(required=True)
     category = fields.String(required=True)
-    count = Integer(required=True)
-    window_hours = Float(required=True)
+    count = Integer(required=True, validate=validate.Range(min=1))
+    window_hours = Float(required=True, validate=validate.Range(min=0, min_inclusive=False))
     first_at = AwareDateTime(required=True)
     last_at = AwareDateTime(required=True)
     case_ids = fields.List(fields.String(), required=True)
