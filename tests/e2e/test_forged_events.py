@@ -179,3 +179,24 @@ def test_forged_and_foreign_events_are_dead_lettered_and_change_nothing(stack, h
     forged_ids = [event["id"] for _, _, event in sent.values()]
     assert journal.count_documents({"_id": {"$in": forged_ids}}) == 0
     assert mongo_client[f"{db_prefix}_feedback"]["callbacks"].count_documents({"case_id": "no-such-case"}) == 0
+
+
+def test_only_a_service_with_the_principal_key_learns_the_facts_of_a_task(stack, service_config):
+    """``dispatch.task_facts`` (decision 52) answers a signed service principal only: anything else on the RPC
+    exchange cannot use it to probe cases."""
+    from nameko.exceptions import RemoteError
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from township_shared.auth import DEFAULT_PRINCIPAL_KEY, Principal, service_principal, sign
+
+    ref = {"case_id": "no-such-case", "task_id": "no-such-case.1"}
+    with ClusterRpcProxy({"AMQP_URI": service_config["AMQP_URI"]}, timeout=20) as cluster:
+        for principal, refusal in (({"actor": "service:feedback", "township_id": "qingshui"}, "Unauthorized"),
+                                   (sign(service_principal("feedback", "qingshui"), "another key"), "Unauthorized"),
+                                   (sign(Principal(role="public", actor="public", township_id="qingshui"),
+                                         DEFAULT_PRINCIPAL_KEY), "Forbidden"),
+                                   (sign(service_principal("feedback", "qingshui"), DEFAULT_PRINCIPAL_KEY),
+                                    "NotFound")):
+            with pytest.raises(RemoteError) as err:
+                cluster.dispatch.task_facts(principal, ref)
+            assert err.value.exc_type == refusal

@@ -7,7 +7,8 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
-from township_shared.errors import EXPECTED, NotFound
+from township_shared.auth import authorized
+from township_shared.errors import EXPECTED, Forbidden, NotFound
 from township_shared.events import load_event
 from township_shared.schemas import dispatch as s
 from township_shared.observability import Metrics
@@ -95,12 +96,17 @@ class DispatchService:
         return s.RoutingExampleViewSchema().dump(doc)
 
     @rpc(expected_exceptions=EXPECTED)
-    def task_facts(self, township_id, task):
-        """For a service checking a task event before it acts on it (feedback, decision 52): ``task`` is
-        ``{case_id, task_id}``; the answer names the task's case, assignee, role and status; NotFound when dispatch
-        has no such task in the township."""
+    @authorized("public")
+    def task_facts(self, principal, task):
+        """For a service checking a task event before it acts on it (feedback, decision 52), with its signed
+        service principal (``auth.service_principal``) of the event's township: ``task`` is ``{case_id,
+        task_id}``; the answer names the task's case, assignee, role and status; NotFound when dispatch has no such
+        task in the township."""
+        if not principal.actor.startswith("service:"):
+            raise Forbidden("only a service asks for the facts of a task")
         ref = load(s.TaskRefSchema(), task)
-        return s.TaskFactsSchema().dump(handlers.task_facts(self.repo, township_id, ref["case_id"], ref["task_id"]))
+        return s.TaskFactsSchema().dump(handlers.task_facts(self.repo, principal.township_id, ref["case_id"],
+                                                            ref["task_id"]))
 
     @rpc(expected_exceptions=EXPECTED)
     def act_on_task(self, township_id, actor, task_id, command, args=None):

@@ -4,6 +4,7 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
+from township_shared.auth import DEFAULT_PRINCIPAL_KEY, service_principal, sign
 from township_shared.mongo import MongoRepository
 from township_shared.service import RpcProxy, ask
 
@@ -28,11 +29,12 @@ class DispatchTasks:
     dispatch has it or None; raises ``Unavailable`` when dispatch cannot answer now (``township_shared.service.
     ask``). Tests hand the handlers a fake with the same method."""
 
-    def __init__(self, proxy, timeout: float):
-        self._proxy, self._timeout = proxy, timeout
+    def __init__(self, proxy, timeout: float, key: str):
+        self._proxy, self._timeout, self._key = proxy, timeout, key
 
     def task_facts(self, township_id: str, case_id: str, task_id: str) -> dict[str, Any] | None:
-        return ask("dispatch", lambda: self._proxy.task_facts(township_id, {"case_id": case_id, "task_id": task_id}),
+        principal = sign(service_principal("feedback", township_id), self._key)
+        return ask("dispatch", lambda: self._proxy.task_facts(principal, {"case_id": case_id, "task_id": task_id}),
                    self._timeout)
 
 
@@ -43,8 +45,12 @@ class Dispatch(RpcProxy):
         super().__init__("dispatch")
         self.timeout = timeout
 
+    def setup(self):
+        super().setup()
+        self.key = self.container.config.get("PRINCIPAL_KEY") or DEFAULT_PRINCIPAL_KEY
+
     def get_dependency(self, worker_ctx):
-        return DispatchTasks(super().get_dependency(worker_ctx), self.timeout)
+        return DispatchTasks(super().get_dependency(worker_ctx), self.timeout, self.key)
 
 
 class Settings(DependencyProvider):
