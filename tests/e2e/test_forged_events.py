@@ -64,8 +64,10 @@ def test_forged_and_foreign_events_are_dead_lettered_and_change_nothing(stack, h
         return {r["key"]: r for r in res.json()["items"]}
 
     def dead_letters():
-        return requests.get(f"{base}/api/v1/dead-letters", params={"limit": 200}, headers=OFFICE,
-                            timeout=10).json()["items"]
+        """The letters of the consumers that act on events (identity's audit trail keeps its own rules)."""
+        items = requests.get(f"{base}/api/v1/dead-letters", params={"limit": 200}, headers=OFFICE,
+                             timeout=10).json()["items"]
+        return [d for d in items if d["service"] != "identity"]
 
     # a real case, completed by its lead: one callback, figures with one completion
     body = {"channel": "hotline", "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"},
