@@ -165,10 +165,13 @@ def test_forged_and_foreign_events_are_dead_lettered_and_change_nothing(stack, h
         field = details.get("field") or next(iter(details.get("fields") or {}), None)
         return letter["service"], letter["handler"], letter["error"], field
 
-    got = {name: {where(d) for d in letters if d["body"] == event} for name, (_, _, event) in sent.items()}
+    def of(event):  # a dead letter's body is the event without its personal data (decision 58): match by id
+        return [d for d in letters if isinstance(d["body"], dict) and d["body"].get("id") == event["id"]]
+
+    got = {name: {where(d) for d in of(event)} for name, (_, _, event) in sent.items()}
     assert got == expected
     for name, (exchange, routing_key, event) in sent.items():
-        for letter in (d for d in letters if d["body"] == event):
+        for letter in of(event):
             assert letter["reason"] and letter["exchange"] == exchange and letter["routing_key"] == routing_key
     assert len(letters) == sum(map(len, expected.values()))
 
