@@ -29,8 +29,11 @@ ROLES = ("office", "unit", "party_member", "volunteer", "social_org", "supervisi
 # the roles whose actor is in dispatch's registry (actor id ``<kind>:<id>``, the kind being the role)
 REGISTERED_ROLES = ("unit", "party_member", "volunteer", "social_org")
 TASK_ROLES = ("unit", "party_member", "volunteer")
+SIGNED_IN = tuple(r for r in ROLES if r != "public")
+EVERYONE = ROLES
 TOKEN_PREFIX = "tp_"
 DEFAULT_PRINCIPAL_KEY = "development-only-principal-key"
+DEFAULT_CASE_SECRET_KEY = "development-only-case-secret-key"
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,16 @@ def demo_token(township_id: str | None, actor: str) -> str:
     them; a real deployment never has them."""
     digest = hashlib.sha256(f"township-demo:{township_id or '-'}:{actor}".encode()).hexdigest()
     return f"{TOKEN_PREFIX}demo_{digest[:32]}"
+
+
+def case_secret(key: str, case_id: str) -> str:
+    """The secret a resident gets at submission to follow that one case (128 bits). It is derived, not stored:
+    a replayed submission answers the same secret, and nothing readable from the database reveals it."""
+    return hmac.new(key.encode(), f"case:{case_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def case_secret_matches(key: str, case_id: str, secret: Any) -> bool:
+    return isinstance(secret, str) and hmac.compare_digest(case_secret(key, case_id), secret)
 
 
 # the acting principal of the current worker -----------------------------------------------------------------------

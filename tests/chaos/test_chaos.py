@@ -28,6 +28,7 @@ from kombu import Connection, Exchange
 
 from township_shared.registry import services
 from township_shared.testing import BrokerGuard, ServiceProcess, die_with_parent, wait_for_consumer
+from township_shared.testing import as_actor
 
 pytestmark = pytest.mark.integration
 
@@ -156,7 +157,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
     malformed_targets: list[tuple[str, str]] = []  # the n-th malformed message carries "chaos-bad-<n>"
     undecodable: dict[str, int] = {}  # SHA-256 of an undecodable body -> its n (its letters keep only the hash)
     base = stack.base
-    office = {"X-Actor-Id": "office"}
+    office = as_actor("office")
     accepted: dict[int, str] = {}
     resolved: set[str] = set()
     malformed = 0
@@ -168,7 +169,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
     def life(i: int):
         category = list(CATEGORIES)[i % len(CATEGORIES)]
         village = VILLAGES[i % len(VILLAGES)]
-        unit = {"X-Actor-Id": f"unit:{CATEGORIES[category]}"}
+        unit = as_actor(f"unit:{CATEGORIES[category]}")
         body = {"channel": "hotline", "reporter": {"name": f"居民{i}", "phone": f"1390{i:07d}", "village": village},
                 "village": village, "category": category, "title": f"混沌测试 {i}", "description": "chaos"}
         res = call("POST", f"{base}/api/v1/demands", json=body, headers={"Idempotency-Key": f"chaos-{i}"})

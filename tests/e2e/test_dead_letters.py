@@ -7,11 +7,12 @@ import time
 import pytest
 import requests
 from kombu import Connection, Exchange
+from township_shared.testing import as_actor
 
 from township_shared.consumers import DEAD_LETTERS
 
 pytestmark = pytest.mark.integration
-OFFICE = {"X-Actor-Id": "office"}
+OFFICE = as_actor("office")
 
 
 def publish(amqp_uri, exchange, routing_key, body, content_type="application/json"):
@@ -82,7 +83,7 @@ def test_malformed_events_are_dead_lettered_and_consumers_go_on(stack, http_base
     assert len(again["items"]) == 3  # read, not consumed; nothing re-queued in a loop
 
     assert_consumers_go_on(http_base, dispatch_repo, "13812345678")
-    assert requests.get(f"{http_base}/api/v1/dead-letters", headers={"X-Actor-Id": "unit:water_station"},
+    assert requests.get(f"{http_base}/api/v1/dead-letters", headers=as_actor("unit:water_station"),
                         timeout=10).status_code == 403
 
 

@@ -7,10 +7,11 @@ import pytest
 import requests
 
 from township_shared.events import load_event
+from township_shared.testing import as_actor
 
 pytestmark = pytest.mark.integration
 
-OFFICE = {"X-Actor-Id": "office"}
+OFFICE = as_actor("office")
 
 
 def demand(**over):
@@ -24,14 +25,21 @@ class Api:
     def __init__(self, base):
         self.base = base
 
+    @staticmethod
+    def headers(actor):
+        """``actor``'s demo token, or a token issued in the test (``tp_...``)."""
+        if not actor:
+            return {}
+        return {"Authorization": f"Bearer {actor}"} if actor.startswith("tp_") else as_actor(actor)
+
     def post(self, path, body=None, actor=None, expect=200):
-        headers = {"X-Actor-Id": actor} if actor else {}
+        headers = self.headers(actor)
         res = requests.post(f"{self.base}{path}", json=body, headers=headers, timeout=15)
         assert res.status_code == expect, res.text
         return res.json()
 
     def get(self, path, actor=None, expect=200, **params):
-        headers = {"X-Actor-Id": actor} if actor else {}
+        headers = self.headers(actor)
         res = requests.get(f"{self.base}{path}", params=params, headers=headers, timeout=15)
         assert res.status_code == expect, res.text
         return res.json()
@@ -87,7 +95,7 @@ def test_return_reroute_and_completion(api, event_listener):
     task_id = api.get("/api/v1/tasks", actor="unit:water_station")["items"][0]["id"]
 
     err = requests.post(f"{api.base}/api/v1/tasks/{task_id}/return", json={}, timeout=10,
-                        headers={"X-Actor-Id": "unit:water_station"})
+                        headers=as_actor("unit:water_station"))
     assert err.status_code == 400 and "reason" in err.json()["fields"]
     api.post(f"/api/v1/tasks/{task_id}/return", {"reason": "管网属于村集体，应由村委会处理"}, actor="unit:water_station")
     triage = api.get("/api/v1/triage", actor="office")["items"]
@@ -98,7 +106,7 @@ def test_return_reroute_and_completion(api, event_listener):
              actor="office")
     task2 = api.get("/api/v1/tasks", actor="unit:vc_dongpo")["items"][0]["id"]
     conflict = requests.post(f"{api.base}/api/v1/tasks/{task2}/complete", json={"reply": "x"}, timeout=10,
-                             headers={"X-Actor-Id": "unit:vc_dongpo"})
+                             headers=as_actor("unit:vc_dongpo"))
     assert conflict.status_code == 409 and conflict.json()["allowed"] == ["return", "sign"]
     api.post(f"/api/v1/tasks/{task2}/sign", actor="unit:vc_dongpo")
     api.post(f"/api/v1/tasks/{task2}/start", actor="unit:vc_dongpo")
@@ -118,16 +126,18 @@ def test_community_service_goes_to_a_party_member_within_limits(api):
               "home_village": "liushu", "skills": ["elderly_care"], "open_task_limit": 1,
               "availability": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}
     api.post("/api/v1/actors", member, actor="office", expect=201)
-    for other in api.get("/api/v1/actors", kind="party_member", village="liushu")["items"]:
+    pm_test = api.post("/api/v1/tokens", {"role": "party_member", "actor": "party_member:pm_test"}, actor="office",
+                       expect=201)["token"]
+    for other in api.get("/api/v1/actors", actor="office", kind="party_member", village="liushu")["items"]:
         if other["id"] != "pm_test":
             api.post(f"/api/v1/actors/party_member/{other['id']}/deactivate", actor="office")
-    for other in api.get("/api/v1/actors", kind="volunteer", village="liushu")["items"]:
+    for other in api.get("/api/v1/actors", actor="office", kind="volunteer", village="liushu")["items"]:
         api.post(f"/api/v1/actors/volunteer/{other['id']}/deactivate", actor="office")
     first = api.submit(village="liushu", category="elderly_care", title="独居老人需要探访",
                        reporter={"name": "李四", "phone": "13900000001", "village": "liushu"})
-    tasks = wait_for(lambda: api.get("/api/v1/tasks", actor="party_member:pm_test")["items"])
+    tasks = wait_for(lambda: api.get("/api/v1/tasks", actor=pm_test)["items"])
     assert tasks[0]["case"]["id"] == first
-    assert api.get("/api/v1/actors/party_member/pm_test")["open_tasks"] == 1
+    assert api.get("/api/v1/actors/party_member/pm_test", actor="office")["open_tasks"] == 1
 
     second = api.submit(village="liushu", category="elderly_care", title="另一位老人需要探访",
                         reporter={"name": "王五", "phone": "13900000002", "village": "liushu"})
@@ -135,9 +145,9 @@ def test_community_service_goes_to_a_party_member_within_limits(api):
                     if requests.get(f"{api.base}/api/v1/cases/{second}", headers=OFFICE, timeout=5).ok else None)
     assert case["tasks"][0]["assignee"]["kind"] == "unit"
 
-    api.post(f"/api/v1/tasks/{tasks[0]['id']}/sign", actor="party_member:pm_test")
-    api.post(f"/api/v1/tasks/{tasks[0]['id']}/complete", {"reply": "已上门探访"}, actor="party_member:pm_test")
-    assert api.get("/api/v1/actors/party_member/pm_test")["open_tasks"] == 0
+    api.post(f"/api/v1/tasks/{tasks[0]['id']}/sign", actor=pm_test)
+    api.post(f"/api/v1/tasks/{tasks[0]['id']}/complete", {"reply": "已上门探访"}, actor=pm_test)
+    assert api.get("/api/v1/actors/party_member/pm_test", actor="office")["open_tasks"] == 0
 
 
 def test_classification_triage_and_duplicates(api):
@@ -206,9 +216,12 @@ def test_actor_registry(api):
                          headers=OFFICE, timeout=10)
     assert res.status_code == 200 and res.json()["villages"] == ["dongpo"]
     api.post("/api/v1/actors/unit/culture_station/deactivate", actor="office")
-    assert api.get("/api/v1/actors/unit/culture_station")["active"] is False
-    listed = api.get("/api/v1/actors", kind="party_member")["items"]
+    assert api.get("/api/v1/actors/unit/culture_station", actor="office")["active"] is False
+    listed = api.get("/api/v1/actors", actor="office", kind="party_member")["items"]
     assert len(listed) >= 30
+    assert all("*" not in m["phone"] for m in listed)  # the office of the township reads phones in full
+    api.get("/api/v1/actors", actor="unit:water_station", expect=403)
+    assert requests.get(f"{api.base}/api/v1/actors", timeout=10).status_code == 401
 
 
 def test_redelivered_demand_received_changes_nothing(api, stack, service_config, dispatch_repo, event_listener):

@@ -9,10 +9,11 @@ import pytest
 import requests
 
 from township_shared.events import load_event
+from township_shared.testing import as_actor
 
 pytestmark = pytest.mark.integration
-OFFICE = {"X-Actor-Id": "office"}
-UNIT = {"X-Actor-Id": "unit:water_station"}
+OFFICE = as_actor("office")
+UNIT = as_actor("unit:water_station")
 
 
 def wait_for(fetch, check, timeout=15.0):
@@ -109,8 +110,8 @@ def test_case_lifecycle_with_redo_and_figures(stack, http_base, event_listener):
     assert ranking["top"][0]["key"] == "unit:water_station"
     assert requests.get(f"{base}/api/v1/assessment", headers=UNIT, timeout=10).status_code == 403
     for path in ("assessment", "assessment/ranking", "assessment.csv", "hotspots"):
-        unknown = requests.get(f"{base}/api/v1/{path}", headers={**OFFICE, "X-Township-Id": "atlantis"}, timeout=10)
-        assert unknown.status_code == 404 and unknown.json()["error"] == "not_found", path
+        other = requests.get(f"{base}/api/v1/{path}", headers={**OFFICE, "X-Township-Id": "atlantis"}, timeout=10)
+        assert other.status_code == 403 and other.json()["error"] == "forbidden", path
 
 
 def test_unreached_callback_closes_the_case_and_counts_only_as_unreached(stack, http_base):
@@ -140,8 +141,8 @@ def test_unreached_callback_closes_the_case_and_counts_only_as_unreached(stack, 
 def test_completion_reports_are_verified_or_rejected(stack, http_base, event_listener):
     base = http_base
     listener = event_listener("feedback")
-    org = {"X-Actor-Id": "social_org:so_sunshine_elderly"}
-    report = {"project": "elderly_meals_2026", "kind": "milestone", "milestone": "第一季度",
+    org = as_actor("social_org:so_sunshine_elderly")
+    report = {"project": "elderly_meals_2026", "village": "dongpo", "kind": "milestone", "milestone": "第一季度",
               "text": "为独居老人送餐", "people_served": 42, "hours": 310.5,
               "evidence_urls": ["https://example.org/photos/q1.jpg"]}
     assert requests.post(f"{base}/api/v1/reports", json=report, headers=UNIT, timeout=10).status_code == 403
@@ -150,12 +151,12 @@ def test_completion_reports_are_verified_or_rejected(stack, http_base, event_lis
     created = requests.post(f"{base}/api/v1/reports", json=report, headers=org, timeout=10)
     assert created.status_code == 201
     rid = created.json()["id"]
-    other_org = {"X-Actor-Id": "social_org:someone_else"}
+    other_org = as_actor("social_org:so_handy_repairs")
     assert requests.get(f"{base}/api/v1/reports/{rid}", headers=other_org, timeout=10).status_code == 404
     assert requests.post(f"{base}/api/v1/reports/{rid}/review", json={"verified": True, "reason": "ok"},
                          headers=org, timeout=10).status_code == 403
     verified = requests.post(f"{base}/api/v1/reports/{rid}/review", json={"verified": True, "reason": "走访核实"},
-                             headers={"X-Actor-Id": "supervision:dongpo_residents"}, timeout=10)
+                             headers=as_actor("supervision:dongpo_residents"), timeout=10)
     assert verified.status_code == 200 and verified.json()["status"] == "verified"
     event = load_event(listener.next(timeout=10), "milestone_verified")
     assert event.payload["people_served"] == 42 and event.payload["verified_by"] == "supervision:dongpo_residents"

@@ -7,11 +7,12 @@ import time
 
 import pytest
 import requests
+from township_shared.testing import as_actor
 
 pytestmark = pytest.mark.integration
 
-OFFICE = {"X-Actor-Id": "office"}
-WATER = {"X-Actor-Id": "unit:water_station"}
+OFFICE = as_actor("office")
+WATER = as_actor("unit:water_station")
 DEMAND = {"channel": "hotline", "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"},
           "village": "dongpo", "category": "drinking_water", "title": "停水三天", "description": "东坡村三组停水三天了"}
 
@@ -47,14 +48,14 @@ def open_task(base):
     ({"received_to": "0001-01-01T00:00:00+14:00"}, "received_to"),
 ])
 def test_extreme_numbers_and_dates_in_a_query_are_400(stack, http_base, query, field):
-    res = requests.get(f"{http_base}/api/v1/demands", params=query, timeout=15)
+    res = requests.get(f"{http_base}/api/v1/demands", params=query, headers=as_actor("office"), timeout=15)
     assert field in fields_of(res)
 
 
 def test_extreme_integers_in_a_body_are_400(stack, http_base):
     report = {"project": "p1", "kind": "completion", "text": "done", "people_served": 2**64,
               "evidence_urls": ["https://example.org/a"]}
-    res = requests.post(f"{http_base}/api/v1/reports", json=report, headers={"X-Actor-Id": "social_org:sunshine"},
+    res = requests.post(f"{http_base}/api/v1/reports", json=report, headers=as_actor("social_org:so_sunshine_elderly"),
                         timeout=15)
     assert "people_served" in fields_of(res)
 

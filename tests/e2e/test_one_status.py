@@ -7,10 +7,11 @@ import time
 
 import pytest
 import requests
+from township_shared.testing import as_actor
 
 pytestmark = pytest.mark.integration
-OFFICE = {"X-Actor-Id": "office"}
-UNIT = {"X-Actor-Id": "unit:sanitation_office"}
+OFFICE = as_actor("office")
+UNIT = as_actor("unit:sanitation_office")
 REPORTER = {"name": "李四", "phone": "13912345678", "village": "huaxi"}
 
 
@@ -29,13 +30,13 @@ def post(base, path, body=None, headers=OFFICE):
 def everywhere(base, case_id, task_id=None):
     """The status of the case as each read endpoint tells it."""
     seen = {
-        "demand": get(base, f"/api/v1/demands/{case_id}")["status"],
+        "demand": get(base, f"/api/v1/demands/{case_id}", OFFICE)["status"],
         "case": get(base, f"/api/v1/cases/{case_id}", OFFICE)["status"],
-        "timeline": get(base, f"/api/v1/demands/{case_id}/timeline")["status"],
+        "timeline": get(base, f"/api/v1/demands/{case_id}/timeline", OFFICE)["status"],
     }
     listed = [s for s in ("received", "duplicate", "triage", "dispatched", "in_progress", "completed", "callback",
                           "closed")
-              if any(d["id"] == case_id for d in get(base, "/api/v1/demands", status=s, limit=100)["items"])]
+              if any(d["id"] == case_id for d in get(base, "/api/v1/demands", OFFICE, status=s, limit=100)["items"])]
     seen["listing"] = listed[0] if len(listed) == 1 else listed
     if task_id:
         tasks = get(base, "/api/v1/tasks", UNIT)["items"]
@@ -86,12 +87,12 @@ def test_one_status_everywhere_through_every_stage(stack, http_base):
     post(base, f"/api/v1/callbacks/{callback['id']}/answer", {"resolved": True, "satisfaction": "satisfied"})
     settle(base, case_id, "closed")
 
-    demand = get(base, f"/api/v1/demands/{case_id}")
+    demand = get(base, f"/api/v1/demands/{case_id}", OFFICE)
     case = get(base, f"/api/v1/cases/{case_id}", OFFICE)
     assert demand["outcome"] == case["closed"]["outcome"] == "resolved"
     assert case["closed"]["by"] == "callback"
 
-    timeline = get(base, f"/api/v1/demands/{case_id}/timeline")
+    timeline = get(base, f"/api/v1/demands/{case_id}/timeline", OFFICE)
     assert [e["step"] for e in timeline["entries"]] == ["received", "triage", "assigned", "signed", "completed",
                                                         "callback", "closed"]
     completed = timeline["entries"][4]
@@ -116,7 +117,7 @@ def test_timeline_of_a_party_members_case_names_no_one(stack, http_base):
         time.sleep(0.2)
     post(base, f"/api/v1/cases/{case_id}/route", {"lead": "party_member:pm001", "co_handlers": [],
                                                    "reason": "李红梅离得近"})
-    timeline = get(base, f"/api/v1/demands/{case_id}/timeline")
+    timeline = get(base, f"/api/v1/demands/{case_id}/timeline", OFFICE)
     assert timeline["status"] == "dispatched"
     assert timeline["holder"] == {"kind": "party_member", "names": None}
     assert timeline["entries"][-1]["holder"] == {"kind": "party_member", "names": None}

@@ -350,12 +350,12 @@ def case_for(repo: DispatchRepository, township_id: str, case_id: str, actor: st
     return case
 
 
-def timeline_of(repo: DispatchRepository, township_id: str, case_id: str) -> dict[str, Any]:
-    """The public timeline of a case (no names of staff or members, no phones)."""
+def timeline_of(repo: DispatchRepository, township_id: str, case_ref: str) -> dict[str, Any]:
+    """The public timeline of a case, by its id or case number (no names of staff or members, no phones)."""
     settings_or_404(repo, township_id)
-    case = repo.get_case(township_id, case_id)
+    case = repo.get_case(township_id, case_ref) or repo.case_by_number(township_id, case_ref)
     if case is None:
-        raise NotFound(f"no case {case_id!r}", id=case_id)
+        raise NotFound(f"no case {case_ref!r}", id=case_ref)
     names = {}
     for task in case.get("tasks", []):
         ref = task["assignee"]
@@ -368,9 +368,11 @@ def timeline_of(repo: DispatchRepository, township_id: str, case_id: str) -> dic
 
 
 def case_view(case: Mapping[str, Any], actor: str) -> dict[str, Any]:
-    """A case for the API: tasks with their allowed commands, the reporter's phone masked (decision 7)."""
+    """A case for the API: tasks with their allowed commands; the reporter's phone in full for the office, masked
+    for everyone else (decision 7)."""
     view = dict(case)
-    view["reporter"] = {**case["reporter"], "phone": mask_phone(case["reporter"]["phone"])}
+    if actor != domain.OFFICE:
+        view["reporter"] = {**case["reporter"], "phone": mask_phone(case["reporter"]["phone"])}
     view["tasks"] = [{**t, "allowed": domain.allowed_commands(t)} for t in case.get("tasks", [])]
     return view
 

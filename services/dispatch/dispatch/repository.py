@@ -60,6 +60,7 @@ class DispatchRepository:
         c.create_index([("township_id", ASCENDING), ("open_assignees", ASCENDING)], name="township_open_assignee")
         c.create_index([("township_id", ASCENDING), ("tasks.assignee_key", ASCENDING)], name="township_assignee")
         c.create_index([("tasks.id", ASCENDING)], name="task_id")
+        c.create_index([("township_id", ASCENDING), ("case_number", ASCENDING)], name="township_case_number")
         c.create_index([("next_alarm_at", ASCENDING)], sparse=True, name="next_alarm")
         self.actors.create_index([("township_id", ASCENDING), ("kind", ASCENDING), ("home_village", ASCENDING)],
                                  name="township_kind_village")
@@ -172,6 +173,9 @@ class DispatchRepository:
 
     def get_case(self, township_id: str, case_id: str) -> dict[str, Any] | None:
         return self.cases.find_one({"_id": case_id, "township_id": township_id})
+
+    def case_by_number(self, township_id: str, case_number: str) -> dict[str, Any] | None:
+        return self.cases.find_one({"township_id": township_id, "case_number": case_number})
 
     def case_of_task(self, township_id: str, task_id: str) -> dict[str, Any] | None:
         return self.cases.find_one({"tasks.id": task_id, "township_id": township_id})

@@ -6,6 +6,8 @@ import logging
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
+from township_shared import auth
+from township_shared.auth import TASK_ROLES, authorized
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared.auth import authorized
 from township_shared.errors import EXPECTED, Forbidden, NotFound
@@ -76,24 +78,32 @@ class DispatchService:
         handlers.learn_from_routing(self.repo, event)
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_routing_examples(self, township_id, query=None):
+    @authorized("office")
+    def list_routing_examples(self, principal, query=None):
         """What the office's routings taught the township's classifier, and what it learned (decision 61)."""
         q = load(s.RoutingExampleQuerySchema(), query or {})
-        return s.RoutingExamplesViewSchema().dump(handlers.routing_examples(self.repo, township_id, q))
+        return s.RoutingExamplesViewSchema().dump(handlers.routing_examples(self.repo, principal.township_id, q))
 
     @rpc(expected_exceptions=EXPECTED)
-    def undo_routing_example(self, township_id, case_id, command=None, by=domain.OFFICE):
+    @authorized("office")
+    def undo_routing_example(self, principal, case_id, command=None):
         """The classifier forgets what the office's routing of this case taught it."""
         c = load(s.ExampleDecisionSchema(), command or {})
-        doc = handlers.set_example_active(self.repo, self.clock.now(), township_id, case_id, False, by, c["reason"])
+        doc = handlers.set_example_active(self.repo, self.clock.now(), principal.township_id, case_id, False,
+                                          principal.actor, c["reason"])
         return s.RoutingExampleViewSchema().dump(doc)
 
     @rpc(expected_exceptions=EXPECTED)
-    def restore_routing_example(self, township_id, case_id, command=None, by=domain.OFFICE):
+    @authorized("office")
+    def restore_routing_example(self, principal, case_id, command=None):
         """The classifier learns again from an example that was undone."""
         load(s.ExampleDecisionSchema(), command or {})
-        doc = handlers.set_example_active(self.repo, self.clock.now(), township_id, case_id, True, by, None)
+        doc = handlers.set_example_active(self.repo, self.clock.now(), principal.township_id, case_id, True,
+                                          principal.actor, None)
         return s.RoutingExampleViewSchema().dump(doc)
+
+    def _secret_key(self):
+        return self.config.get("CASE_SECRET_KEY") or auth.DEFAULT_CASE_SECRET_KEY
 
     @rpc(expected_exceptions=EXPECTED)
     @authorized("public")
@@ -109,84 +119,107 @@ class DispatchService:
                                                             ref["task_id"]))
 
     @rpc(expected_exceptions=EXPECTED)
-    def act_on_task(self, township_id, actor, task_id, command, args=None):
+    @authorized("office", *TASK_ROLES)
+    def act_on_task(self, principal, task_id, command, args=None):
         """Run the task command named ``command`` (``s.TASK_COMMANDS``) with ``args`` loaded through its body
-        schema."""
+        schema: the office's commands for the office, the others for the task's own assignee."""
         spec = s.TASK_COMMANDS_BY_NAME.get(command)
         if spec is None:
             raise NotFound(f"no task command {command!r}", allowed=sorted(s.TASK_COMMANDS_BY_NAME))
+        auth.require(principal, *(("office",) if spec.office else TASK_ROLES))
         loaded = load(spec.body(), args)
-        case = handlers.act_on_task(self.repo, self.clock.now(), self.routing.policy, township_id, actor, task_id,
-                                    command, loaded)
+        case = handlers.act_on_task(self.repo, self.clock.now(), self.routing.policy, principal.township_id,
+                                    principal.acting_as, task_id, command, loaded)
         self._flush(case)
         task = domain.find_task(case, task_id)
         return s.TaskViewSchema().dump(handlers.task_view(case, task))
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_tasks(self, township_id, actor, query):
+    @authorized(*TASK_ROLES)
+    def list_tasks(self, principal, query):
         q = load(s.TaskQuerySchema(), query)
-        tasks = handlers.tasks_of(self.repo, township_id, actor, q.get("status"), q["limit"])
+        tasks = handlers.tasks_of(self.repo, principal.township_id, principal.actor, q.get("status"), q["limit"])
         return s.TaskViewSchema(many=True).dump(tasks)
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_case(self, township_id, actor, case_id):
-        return self._view(handlers.case_for(self.repo, township_id, case_id, actor), actor)
+    @authorized("office", *TASK_ROLES)
+    def get_case(self, principal, case_id):
+        case = handlers.case_for(self.repo, principal.township_id, case_id, principal.acting_as)
+        return self._view(case, principal.acting_as)
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_timeline(self, township_id, case_id):
-        return s.TimelineSchema().dump(handlers.timeline_of(self.repo, township_id, case_id))
+    @authorized("office", "public")
+    def get_timeline(self, principal, case_ref, secret=None):
+        """The public timeline, by case id or case number: the public needs the case's secret."""
+        timeline = handlers.timeline_of(self.repo, principal.township_id, case_ref)
+        if principal.role != "office" and not auth.case_secret_matches(self._secret_key(), timeline["case_id"],
+                                                                       secret):
+            raise NotFound(f"no case {case_ref!r} with this secret; send the secret you got at submission in "
+                           "X-Case-Secret", id=case_ref)
+        return s.TimelineSchema().dump(timeline)
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_triage(self, township_id, limit=100):
-        handlers.settings_or_404(self.repo, township_id)
-        return [self._view(c, domain.OFFICE) for c in self.repo.triage_queue(township_id, int(limit))]
+    @authorized("office")
+    def list_triage(self, principal, limit=100):
+        handlers.settings_or_404(self.repo, principal.township_id)
+        return [self._view(c, domain.OFFICE) for c in self.repo.triage_queue(principal.township_id, int(limit))]
 
     @rpc(expected_exceptions=EXPECTED)
-    def route_case(self, township_id, case_id, command, by=domain.OFFICE):
+    @authorized("office")
+    def route_case(self, principal, case_id, command):
         case = handlers.route_case(self.repo, self.clock.now(), self.routing.policy, self.routing.calendar,
-                                   township_id, case_id, load(s.RouteCommandSchema(), command), by)
+                                   principal.township_id, case_id, load(s.RouteCommandSchema(), command),
+                                   principal.actor)
         self._flush(case)
         return self._view(case, domain.OFFICE)
 
     @rpc(expected_exceptions=EXPECTED)
-    def close_case(self, township_id, case_id, command, by=domain.OFFICE):
-        case = handlers.close_case(self.repo, self.clock.now(), self.routing.policy, township_id, case_id,
-                                   load(s.CloseCommandSchema(), command), by)
+    @authorized("office")
+    def close_case(self, principal, case_id, command):
+        case = handlers.close_case(self.repo, self.clock.now(), self.routing.policy, principal.township_id,
+                                   case_id, load(s.CloseCommandSchema(), command), principal.actor)
         self._flush(case)
         return self._view(case, domain.OFFICE)
 
     @rpc(expected_exceptions=EXPECTED)
-    def whistle_case(self, township_id, case_id, command):
-        case = handlers.whistle_case(self.repo, self.clock.now(), self.routing.policy, township_id, case_id,
-                                     load(s.WhistleCommandSchema(), command))
+    @authorized("office")
+    def whistle_case(self, principal, case_id, command):
+        case = handlers.whistle_case(self.repo, self.clock.now(), self.routing.policy, principal.township_id,
+                                     case_id, load(s.WhistleCommandSchema(), command))
         self._flush(case)
         return self._view(case, domain.OFFICE)
 
     @rpc(expected_exceptions=EXPECTED)
-    def report_to_whistle(self, township_id, case_id, actor):
-        entry = handlers.report_to_whistle(self.repo, self.clock.now(), township_id, case_id, actor)
+    @authorized("unit")
+    def report_to_whistle(self, principal, case_id):
+        entry = handlers.report_to_whistle(self.repo, self.clock.now(), principal.township_id, case_id,
+                                           principal.actor)
         return s.WhistleUnitSchema().dump(entry)
 
-    # actors ----------------------------------------------------------------------------------------------------
+    # actors: the office's registry (phones in full: only the office of the township reads it) -------------------
     @rpc(expected_exceptions=EXPECTED)
-    def create_actor(self, township_id, actor):
-        created = handlers.create_actor(self.repo, township_id, load(s.ActorSchema(), actor))
+    @authorized("office")
+    def create_actor(self, principal, actor):
+        created = handlers.create_actor(self.repo, principal.township_id, load(s.ActorSchema(), actor))
         return s.ActorViewSchema().dump(created)
 
     @rpc(expected_exceptions=EXPECTED)
-    def update_actor(self, township_id, kind, actor_id, changes):
+    @authorized("office")
+    def update_actor(self, principal, kind, actor_id, changes):
         changes = load(s.ActorUpdateSchema(partial=True), changes)  # partial: no defaults for fields not given
-        updated = handlers.update_actor(self.repo, township_id, kind, actor_id, changes)
+        updated = handlers.update_actor(self.repo, principal.township_id, kind, actor_id, changes)
         return s.ActorViewSchema().dump(updated)
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_actor(self, township_id, kind, actor_id):
-        return s.ActorViewSchema().dump(handlers.actor_or_404(self.repo, township_id, kind, actor_id))
+    @authorized("office")
+    def get_actor(self, principal, kind, actor_id):
+        return s.ActorViewSchema().dump(handlers.actor_or_404(self.repo, principal.township_id, kind, actor_id))
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_actors(self, township_id, query):
+    @authorized("office")
+    def list_actors(self, principal, query):
         q = load(s.ActorQuerySchema(), query)
-        return s.ActorViewSchema(many=True).dump(handlers.list_actors(self.repo, township_id, q))
+        return s.ActorViewSchema(many=True).dump(handlers.list_actors(self.repo, principal.township_id, q))
 
     # timers ----------------------------------------------------------------------------------------------------
     @timer(interval=2)

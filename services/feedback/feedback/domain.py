@@ -16,6 +16,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
+from township_shared.auth import Principal
 from township_shared.errors import Conflict, ValidationFailed
 from township_shared.schemas import feedback as fev
 
@@ -114,6 +115,32 @@ def classify(cb: dict[str, Any], now: datetime, reason_class: str, note: str, st
 
 
 # ---- completion reports of social organisations ---------------------------------------------------------------
+def may_see_report(principal: Principal, report: Mapping[str, Any]) -> bool:
+    """The office sees its township's reports, an organisation its own, a supervision group its villages'."""
+    if principal.township_id != report["township_id"]:
+        return False
+    if principal.role == "office":
+        return True
+    if principal.role == "social_org":
+        return report["organisation_key"] == principal.actor
+    if principal.role == "supervision":
+        return report.get("village") in principal.villages
+    return False
+
+
+def may_review(principal: Principal, report: Mapping[str, Any]) -> str | None:
+    """Why ``principal`` may not review ``report``, or None. A supervision group reviews reports of its villages,
+    never those of the organisation it belongs to (nor one sharing its id): nobody verifies their own work."""
+    if principal.role == "office":
+        return None
+    if principal.role != "supervision" or not may_see_report(principal, report):
+        return "only the office or a supervision group of the report's village may review it"
+    if (report["organisation_key"] == principal.organisation
+            or report["organisation"]["id"] == principal.actor.partition(":")[2]):
+        return "a supervision group never reviews its own organisation's report"
+    return None
+
+
 def review_report(report: dict[str, Any], now: datetime, verified: bool, reason: str, by: str) -> Events:
     """Verify (funds may pay against it) or reject (with the reason) a submitted report; decided once."""
     if report["status"] != "submitted":

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Protocol
 
 from township_shared import store
-from township_shared.errors import Gone, NotFound, Refused
+from township_shared.auth import Principal
+from township_shared.errors import Forbidden, Gone, NotFound, Refused
 from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.schemas.feedback import HotspotDetectedV1
 
@@ -131,19 +132,19 @@ def _mutate(repo: FeedbackRepository, load: Callable[[], dict | None], change: C
     return store.mutate(load, apply, save, missing)[0]
 
 
-def callback_attempt(repo, now, township_id, callback_id, note, max_attempts, by="office") -> dict[str, Any]:
+def callback_attempt(repo, now, township_id, callback_id, note, max_attempts, by) -> dict[str, Any]:
     return _mutate(repo, lambda: repo.get_callback(township_id, callback_id),
                    lambda cb: domain.record_attempt(cb, now, by, note, max_attempts), repo.save_callback, now,
                    f"no callback {callback_id!r}")
 
 
-def callback_answer(repo, now, township_id, callback_id, answer, by="office") -> dict[str, Any]:
+def callback_answer(repo, now, township_id, callback_id, answer, by) -> dict[str, Any]:
     return _mutate(repo, lambda: repo.get_callback(township_id, callback_id),
                    lambda cb: domain.record_answer(cb, now, answer, "phone", by), repo.save_callback, now,
                    f"no callback {callback_id!r}")
 
 
-def callback_classify(repo, now, township_id, callback_id, command, by="office") -> dict[str, Any]:
+def callback_classify(repo, now, township_id, callback_id, command, by) -> dict[str, Any]:
     return _mutate(repo, lambda: repo.get_callback(township_id, callback_id),
                    lambda cb: domain.classify(cb, now, command["reason_class"], command["note"],
                                               command["redo_stage"], by),
@@ -181,18 +182,35 @@ def submit_report(repo, now, township_id, organisation_key, report) -> dict[str,
     return repo.get_report(township_id, doc["_id"])
 
 
-def review_report(repo, now, township_id, report_id, command, by) -> dict[str, Any]:
-    return _mutate(repo, lambda: repo.get_report(township_id, report_id),
-                   lambda r: domain.review_report(r, now, command["verified"], command["reason"], by),
-                   repo.save_report, now, f"no report {report_id!r}")
+def review_report(repo, now, principal: Principal, report_id, command) -> dict[str, Any]:
+    """The office, or a supervision group of the report's village that is not the reporting organisation's own,
+    verifies or rejects a report (``domain.may_review``)."""
+    def change(report):
+        refusal = domain.may_review(principal, report)
+        if refusal:
+            raise Forbidden(refusal, role=principal.role)
+        return domain.review_report(report, now, command["verified"], command["reason"], principal.actor)
+
+    report_for(repo, principal, report_id)
+    return _mutate(repo, lambda: repo.get_report(principal.township_id, report_id), change, repo.save_report, now,
+                   f"no report {report_id!r}")
 
 
-def report_for(repo, township_id, report_id, actor) -> dict[str, Any]:
-    report = repo.get_report(township_id, report_id)
-    if report is None or (actor not in ("office",) and not actor.startswith("supervision:")
-                          and report["organisation_key"] != actor):
+def report_for(repo, principal: Principal, report_id) -> dict[str, Any]:
+    report = repo.get_report(principal.township_id, report_id)
+    if report is None or not domain.may_see_report(principal, report):
         raise NotFound(f"no report {report_id!r}", id=report_id)
     return report
+
+
+def reports_for(repo, principal: Principal, status: str | None) -> list[dict[str, Any]]:
+    """The reports ``principal`` may see: the township's for the office, its own for an organisation, its
+    villages' for a supervision group."""
+    if principal.role == "social_org":
+        return repo.list_reports(principal.township_id, principal.actor, status)
+    if principal.role == "supervision":
+        return repo.list_reports(principal.township_id, None, status, list(principal.villages))
+    return repo.list_reports(principal.township_id, None, status)
 
 
 # ---- hotspots ----------------------------------------------------------------------------------------------------

@@ -82,10 +82,13 @@ class FeedbackRepository:
     def save_report(self, report: dict[str, Any], events: list[dict]) -> dict[str, Any]:
         return store.save(self.reports, report, events)
 
-    def list_reports(self, township_id: str, organisation_key: str | None, status: str | None) -> list[dict]:
+    def list_reports(self, township_id: str, organisation_key: str | None, status: str | None,
+                     villages: list[str] | None = None) -> list[dict]:
         query: dict[str, Any] = {"township_id": township_id}
         if organisation_key:
             query["organisation_key"] = organisation_key
+        if villages is not None:
+            query["village"] = {"$in": list(villages)}
         if status:
             query["status"] = status
         return sorted(self.reports.find(query), key=lambda d: d["submitted_at"], reverse=True)

@@ -7,8 +7,9 @@ from datetime import timedelta
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
+from township_shared.auth import EVERYONE, authorized
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
-from township_shared.errors import EXPECTED
+from township_shared.errors import EXPECTED, NotFound
 from township_shared.events import load_event
 from township_shared.exports import to_csv
 from township_shared.schemas import feedback as s
@@ -103,40 +104,47 @@ class FeedbackService:
         return s.CallbackViewSchema().dump(cb)
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_callbacks(self, township_id, query):
+    @authorized("office")
+    def list_callbacks(self, principal, query):
         q = load(s.CallbackQuerySchema(), query)
-        return s.CallbackViewSchema(many=True).dump(self.repo.list_callbacks(township_id, q["status"], q["limit"],
-                                                                             q.get("case_id")))
+        return s.CallbackViewSchema(many=True).dump(self.repo.list_callbacks(principal.township_id, q["status"],
+                                                                             q["limit"], q.get("case_id")))
 
     @rpc(expected_exceptions=EXPECTED)
-    def record_callback_attempt(self, township_id, callback_id, body):
+    @authorized("office")
+    def record_callback_attempt(self, principal, callback_id, body):
         cmd = load(s.CallbackAttemptSchema(), body)
-        cb = handlers.callback_attempt(self.repo, self.clock.now(), township_id, callback_id, cmd.get("note"),
-                                       self.settings.max_attempts)
+        cb = handlers.callback_attempt(self.repo, self.clock.now(), principal.township_id, callback_id,
+                                       cmd.get("note"), self.settings.max_attempts, principal.actor)
         self.events.flush(cb, "callbacks")
         return self._callback_view(cb)
 
     @rpc(expected_exceptions=EXPECTED)
-    def record_callback_answer(self, township_id, callback_id, body):
-        cb = handlers.callback_answer(self.repo, self.clock.now(), township_id, callback_id,
-                                      load(s.OfficeAnswerSchema(), body))
+    @authorized("office")
+    def record_callback_answer(self, principal, callback_id, body):
+        cb = handlers.callback_answer(self.repo, self.clock.now(), principal.township_id, callback_id,
+                                      load(s.OfficeAnswerSchema(), body), principal.actor)
         self.events.flush(cb, "callbacks")
         return self._callback_view(cb)
 
     @rpc(expected_exceptions=EXPECTED)
-    def classify_callback(self, township_id, callback_id, body):
-        cb = handlers.callback_classify(self.repo, self.clock.now(), township_id, callback_id,
-                                        load(s.ClassifySchema(), body))
+    @authorized("office")
+    def classify_callback(self, principal, callback_id, body):
+        cb = handlers.callback_classify(self.repo, self.clock.now(), principal.township_id, callback_id,
+                                        load(s.ClassifySchema(), body), principal.actor)
         self.events.flush(cb, "callbacks")
         return self._callback_view(cb)
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_callback_link(self, token):
+    @authorized(*EVERYONE)
+    def get_callback_link(self, principal, token):
+        """Whoever holds the link reads it: the link is the credential (until it expires: decision 56)."""
         return s.PublicCallbackSchema().dump(handlers.callback_for_token(self.repo, token, self.clock.now(),
                                                                           self.settings.link_lifetime))
 
     @rpc(expected_exceptions=EXPECTED)
-    def answer_callback_link(self, token, body):
+    @authorized(*EVERYONE)
+    def answer_callback_link(self, principal, token, body):
         cb = handlers.resident_answer(self.repo, self.clock.now(), token, load(s.ResidentAnswerSchema(), body),
                                       self.settings.link_lifetime)
         self.events.flush(cb, "callbacks")
@@ -144,48 +152,58 @@ class FeedbackService:
 
     # completion reports --------------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
-    def submit_report(self, township_id, organisation, body):
-        report = handlers.submit_report(self.repo, self.clock.now(), township_id, organisation,
+    @authorized("social_org")
+    def submit_report(self, principal, body):
+        """A registered social organisation (its token was issued for a registered actor) reports."""
+        report = handlers.submit_report(self.repo, self.clock.now(), principal.township_id, principal.actor,
                                         load(s.ReportSchema(), body))
         return s.ReportViewSchema().dump(report)
 
     @rpc(expected_exceptions=EXPECTED)
-    def review_report(self, township_id, report_id, body, by):
-        report = handlers.review_report(self.repo, self.clock.now(), township_id, report_id,
-                                        load(s.ReviewSchema(), body), by)
+    @authorized("office", "supervision")
+    def review_report(self, principal, report_id, body):
+        report = handlers.review_report(self.repo, self.clock.now(), principal, report_id,
+                                        load(s.ReviewSchema(), body))
         self.events.flush(report, "reports")
         return s.ReportViewSchema().dump(report)
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_reports(self, township_id, actor, status=None):
-        organisation = None if actor == "office" or actor.startswith("supervision:") else actor
-        return s.ReportViewSchema(many=True).dump(self.repo.list_reports(township_id, organisation, status))
+    @authorized("office", "social_org", "supervision")
+    def list_reports(self, principal, status=None):
+        return s.ReportViewSchema(many=True).dump(handlers.reports_for(self.repo, principal, status))
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_report(self, township_id, report_id, actor):
-        return s.ReportViewSchema().dump(handlers.report_for(self.repo, township_id, report_id, actor))
+    @authorized("office", "social_org", "supervision")
+    def get_report(self, principal, report_id):
+        return s.ReportViewSchema().dump(handlers.report_for(self.repo, principal, report_id))
 
-    # assessment ----------------------------------------------------------------------------------------------
-    def _rows(self, township_id, query):
-        return handlers.figures(self.figures, township_id, query, self.clock.now())
+    # assessment: the office of a township, and the county over its townships --------------------------------------
+    def _rows(self, principal, query):
+        if principal.role == "county" and principal.township_id not in principal.townships:
+            raise NotFound(f"no township {principal.township_id!r} in county {principal.county_id!r}")
+        return handlers.figures(self.figures, principal.township_id, query, self.clock.now())
 
     @rpc(expected_exceptions=EXPECTED)
-    def assessment(self, township_id, query):
-        return s.FigureRowSchema(many=True).dump(self._rows(township_id, load(s.AssessmentQuerySchema(), query)))
+    @authorized("office", "county")
+    def assessment(self, principal, query):
+        return s.FigureRowSchema(many=True).dump(self._rows(principal, load(s.AssessmentQuerySchema(), query)))
 
     @rpc(expected_exceptions=EXPECTED)
-    def assessment_ranking(self, township_id, query):
+    @authorized("office", "county")
+    def assessment_ranking(self, principal, query):
         q = load(s.AssessmentQuerySchema(), query)
-        ranked = handlers.ranking(self._rows(township_id, q), q["by"], q["limit"])
+        ranked = handlers.ranking(self._rows(principal, q), q["by"], q["limit"])
         return {"by": ranked["by"], "top": s.FigureRowSchema(many=True).dump(ranked["top"]),
                 "bottom": s.FigureRowSchema(many=True).dump(ranked["bottom"])}
 
     @rpc(expected_exceptions=EXPECTED)
-    def assessment_csv(self, township_id, query):
-        rows = s.FigureRowSchema(many=True).dump(self._rows(township_id, load(s.AssessmentQuerySchema(), query)))
+    @authorized("office", "county")
+    def assessment_csv(self, principal, query):
+        rows = s.FigureRowSchema(many=True).dump(self._rows(principal, load(s.AssessmentQuerySchema(), query)))
         return to_csv(rows, list(s.FigureRowSchema().fields))
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_hotspots(self, township_id, days=30):
+    @authorized("office")
+    def list_hotspots(self, principal, days=30):
         since = self.clock.now() - timedelta(days=int(days))
-        return s.HotspotViewSchema(many=True).dump(self.repo.raised_hotspots(township_id, since))
+        return s.HotspotViewSchema(many=True).dump(self.repo.raised_hotspots(principal.township_id, since))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import socket
+from dataclasses import replace
 from typing import Any, Callable
 
 import eventlet
@@ -22,9 +22,10 @@ from nameko.web.server import WebServer
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Request, Response
 
+from township_shared.auth import Principal
 from township_shared.errors import (BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS, Forbidden, LongLineLogFilter,
-                                    PayloadTooLarge, ServiceError, UnsupportedMediaType, ValidationFailed, from_remote,
-                                    install_log_filter)
+                                    PayloadTooLarge, ServiceError, Unauthorized, UnsupportedMediaType,
+                                    ValidationFailed, from_remote, install_log_filter)
 from township_shared.schemas.bounds import MAX_DEPTH, check_json, echo
 from township_shared.schemas.common import CODE
 
@@ -33,9 +34,8 @@ from .security import SecurityHeaders, install_secret_redaction
 log = logging.getLogger(__name__)
 
 TOWNSHIP_HEADER = "X-Township-Id"
-ACTOR_HEADER = "X-Actor-Id"
 DEFAULT_RPC_TIMEOUT_SECONDS = 30
-ACTOR_PATTERN = re.compile(r"^(unit|party_member|volunteer|social_org|supervision):[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_TOKEN_LENGTH = 200
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -44,23 +44,39 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(status: int, body: dict[str, Any]) -> Response:
-    """A JSON error; a 503 and a 429 say when to retry (a 429 as its body's ``retry_after``)."""
-    headers = None
+    """A JSON error; a 503 and a 429 say when to retry (a 429 as its body's ``retry_after``), a 401 how to
+    authenticate."""
+    headers = {}
     if status == 503:
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     elif status == 429:
         headers = {"Retry-After": str(body.get("retry_after") or RETRY_AFTER_SECONDS)}
+    elif status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="township"'}
     return json_response(status, body, headers)
 
 
 def api(handler: Callable[..., Response]) -> Callable[..., Response]:
-    """Wrap a route: map expected errors to their status, unreachable services to 503, anything else to 500."""
+    """Wrap a route: find who calls (``self.authenticate(request)``, 401 for a bad token), refuse a role the
+    route's declared operation does not grant (401 for the public, 403 for a token), settle the township it
+    addresses (:func:`choose_township`), then run it; map expected
+    errors to their status, unreachable services to 503, anything else to 500."""
+    from .openapi import route_operation
 
     @functools.wraps(handler)
     def wrapper(self, request: Request, *args, **kwargs) -> Response:
         seconds = float(self.config.get("RPC_TIMEOUT_SECONDS", DEFAULT_RPC_TIMEOUT_SECONDS))
         timer = eventlet.Timeout(seconds)
         try:
+            principal = self.authenticate(request)
+            op = route_operation(wrapper, kwargs)
+            if op is not None and principal.role not in op.roles:
+                if principal.is_public:
+                    raise Unauthorized("sign in: send Authorization: Bearer <token>", allowed=list(op.roles))
+                raise Forbidden(f"the {principal.role} role may not do this", role=principal.role,
+                                allowed=list(op.roles))
+            request.principal = choose_township(request, principal, self.config.get("DEFAULT_TOWNSHIP_ID",
+                                                                                    "qingshui"))
             return handler(self, request, *args, **kwargs)
         except eventlet.Timeout as exc:
             if exc is not timer:
@@ -171,40 +187,43 @@ def read_json_or_empty(request: Request, max_bytes: int) -> Any:
     return read_json(request, max_bytes)
 
 
-def actor_of(request: Request) -> str:
-    """Who acts: ``X-Actor-Id`` is ``office`` or ``<kind>:<id>`` (``unit:water_station``). Trusted until the
-    roles issue binds it to a token; required on every task and case route."""
-    actor = request.headers.get(ACTOR_HEADER, "").strip()
-    if actor == "office" or ACTOR_PATTERN.match(actor):
-        return actor
-    raise ValidationFailed({ACTOR_HEADER: ["required: office or <kind>:<id>, e.g. unit:water_station"]})
+def bearer_token(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None without the header; 401 for another scheme."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthorized("send Authorization: Bearer <token>")
+    return token
 
 
-def office_of(request: Request) -> str:
-    actor = actor_of(request)
-    if actor != "office":
-        raise Forbidden("only the coordination office may do this", actor=actor)
-    return actor
+def choose_township(request: Request, principal: Principal, default: str) -> Principal:
+    """The principal a request acts as, with the township it addresses (decision 38).
 
-
-def reviewer_of(request: Request) -> str:
-    """The office or a residents' supervision group (``supervision:<id>``) may verify completion reports."""
-    actor = actor_of(request)
-    if actor != "office" and not actor.startswith("supervision:"):
-        raise Forbidden("only the office or a supervision group may review reports", actor=actor)
-    return actor
-
-
-def township_of(request: Request, default: str) -> str:
-    """The township a request speaks for: the ``X-Township-Id`` header, else the deployment's default.
-
-    Until API tokens arrive (roles issue) the header is trusted; tokens will fix it per caller."""
-    township = request.headers.get(TOWNSHIP_HEADER, default).strip()
-    try:
-        CODE(township)
-    except ValidationError:
-        raise ValidationFailed({TOWNSHIP_HEADER: ["must be a township code"]}) from None
-    return township
+    ``X-Township-Id`` grants nothing: the public names the township it writes to (default ``default``); a county
+    token must name one of its county's townships (which its principal lists); any other token belongs to one
+    township, and naming another is refused."""
+    named = request.headers.get(TOWNSHIP_HEADER)
+    if named is not None:
+        named = named.strip()
+        try:
+            CODE(named)
+        except ValidationError:
+            raise ValidationFailed({TOWNSHIP_HEADER: ["must be a township code"]}) from None
+    if principal.is_public:
+        return replace(principal, township_id=named or default)
+    if principal.role == "county":
+        if not named:
+            raise ValidationFailed({TOWNSHIP_HEADER: ["a county token names the township it reads"]})
+        if named not in principal.townships:
+            raise Forbidden(f"township {named!r} is not in county {principal.county_id!r}", township_id=named)
+        return replace(principal, township_id=named)
+    if named and named != principal.township_id:
+        raise Forbidden(f"this token belongs to township {principal.township_id!r}, not {named!r}",
+                        township_id=named)
+    return principal
 
 
 def query_args(request: Request) -> dict[str, str]:

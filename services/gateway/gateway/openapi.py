@@ -13,7 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
-from .http import ACTOR_PATTERN
+from township_shared.auth import ROLES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "required": True,
@@ -41,10 +41,11 @@ def _header(name: str, description: str, required: bool = False, pattern: str | 
     return {"in": "header", "name": name, "required": required, "description": description, "schema": schema}
 
 
-TOWNSHIP = _header("X-Township-Id", "township code; default DEFAULT_TOWNSHIP_ID", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ACTOR = _header("X-Actor-Id", "office, or <kind>:<id> (unit:water_station); trusted until API tokens exist",
-                required=True, pattern=f"^office$|{ACTOR_PATTERN.pattern}")
-OFFICE = {**ACTOR, "description": "must be office", "schema": {"type": "string", "enum": ["office"]}}
+TOWNSHIP = _header("X-Township-Id", "the township a member of the public addresses (default DEFAULT_TOWNSHIP_ID), "
+                   "or the township of its county a county token reads; grants nothing, and a token of another "
+                   "township is refused", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CASE_SECRET = _header("X-Case-Secret", "the secret returned when the demand was submitted (the public follows its "
+                      "case with it)", pattern=r"^[0-9a-f]{32}$")
 IDEMPOTENCY = _header("Idempotency-Key", "a retry with the same key and body returns the same case")
 
 
@@ -80,6 +81,25 @@ class Operation:
     media_type: str = "application/json"
     errors: tuple[int, ...] = ()
     fixed: Mapping[str, str] = field(default_factory=dict)
+    roles: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        unknown = set(self.roles) - set(ROLES)
+        if not self.roles or unknown:
+            raise ValueError(f"{self.summary}: declare the roles that may call it ({', '.join(ROLES)}); "
+                             f"unknown: {sorted(unknown)}")
+
+    def matches(self, path_values: Mapping[str, Any]) -> bool:
+        return all(path_values.get(k) == v for k, v in self.fixed.items())
+
+
+def route_operation(fn: Callable, path_values: Mapping[str, Any]) -> Operation | None:
+    """The declared operation of route ``fn`` for these path values (None: no such operation, e.g. an unknown
+    command, which the route answers with 404)."""
+    for op in getattr(fn, ROUTES_ATTR, ()):
+        if op.matches(path_values):
+            return op
+    return None
 
 
 def operation(summary: str, **details: Any) -> Callable[[Callable], Callable]:
@@ -145,6 +165,8 @@ def document(service_cls: type) -> dict[str, Any]:
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Demands, dispatch, callbacks and assessment of a rural township."})
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.security_scheme("token", {"type": "http", "scheme": "bearer",
+                                              "description": "an API token the township's office issued"})
     for _, entrypoint, fn in http_routes(service_cls):
         for op in getattr(fn, ROUTES_ATTR, ()):
             path, names = openapi_path(entrypoint.url, op.fixed)
@@ -153,15 +175,39 @@ def document(service_cls: type) -> dict[str, Any]:
                 params.extend(op.query)
             elif op.query is not None:
                 params.append({"in": "query", "schema": op.query})
+            # a bad token is a 401 on every route; a role the route does not grant, a 403
+            errors = set(op.errors) | {401} | ({403} if set(op.roles) != set(ROLES) else set())
             responses = {
                 str(op.status): {"description": "success", "content": _content(op.media_type, op.response)},
                 **{str(e): {"description": "error", "content": _content("application/json", ERROR),
                             **({"headers": RETRY_AFTER} if e == 429 else {})}
-                   for e in op.errors},
+                   for e in sorted(errors)},
                 "504": {"description": "a service did not answer within RPC_TIMEOUT_SECONDS; retry",
                         "content": _content("application/json", ERROR)}}
-            document_op: dict[str, Any] = {"summary": op.summary, "parameters": params, "responses": responses}
+            document_op: dict[str, Any] = {
+                "summary": op.summary, "parameters": params, "responses": responses,
+                "description": "Roles: " + ", ".join(op.roles),
+                "security": ([{}, {"token": []}] if "public" in op.roles else [{"token": []}])}
             if op.body is not None:
                 document_op["requestBody"] = {"required": True, "content": _content("application/json", op.body)}
             spec.path(path=path, operations={entrypoint.method.lower(): document_op})
     return spec.to_dict()
+
+
+def role_rows(service_cls: type) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(method, path, roles)`` of every documented operation, in route order: the README's role table."""
+    rows = []
+    for _, entrypoint, fn in http_routes(service_cls):
+        for op in getattr(fn, ROUTES_ATTR, ()):
+            path, _ = openapi_path(entrypoint.url, op.fixed)
+            rows.append((entrypoint.method, path, op.roles))
+    return rows
+
+
+def role_table(service_cls: type) -> str:
+    """The README's role table as Markdown (``python -m gateway.roles`` prints it)."""
+    lines = ["| route | roles that may call it |", "| --- | --- |"]
+    for method, path, roles in role_rows(service_cls):
+        shown = "everyone (no token needed)" if set(roles) == set(ROLES) else ", ".join(roles)
+        lines.append(f"| `{method} {path}` | {shown} |")
+    return "\n".join(lines)

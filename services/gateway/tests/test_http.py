@@ -1,9 +1,12 @@
 """The HTTP API through the gateway and intake, on the real RabbitMQ and MongoDB-compatible server:
 every class of bad input gets its 4xx with a JSON body naming the field; good input gets its answer."""
-import json
 
 import pytest
 import requests
+
+from township_shared.testing import OFFICE_ACTOR, as_actor
+
+OFFICE = as_actor(OFFICE_ACTOR)
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +24,20 @@ def test_submit_then_read_back_with_masked_phone(stack, http_base):
     res = post(http_base, GOOD)
     assert res.status_code == 201, res.text
     created = res.json()
-    assert created["case_number"].startswith("QS-") and res.headers["Location"] == f"/api/v1/demands/{created['id']}"
-    got = requests.get(f"{http_base}/api/v1/demands/{created['id']}", timeout=10).json()
-    assert got["reporter"]["phone"] == "136****5678"
+    number = created["case_number"]
+    assert number.startswith("QS-") and res.headers["Location"] == f"/api/v1/demands/{number}"
+    assert len(created["secret"]) == 32
+    got = requests.get(f"{http_base}/api/v1/demands/{number}", headers={"X-Case-Secret": created["secret"]},
+                       timeout=10).json()
+    assert got["id"] == created["id"] and got["reporter"]["phone"] == "136****5678"
     assert got["urgency"] == "general" and got["attachments"] == GOOD["attachments"]
-    listed = requests.get(f"{http_base}/api/v1/demands", params={"village": "xihe"}, timeout=10).json()
+    for headers in ({}, {"X-Case-Secret": "0" * 32}):
+        assert requests.get(f"{http_base}/api/v1/demands/{number}", headers=headers, timeout=10).status_code == 404
+    assert requests.get(f"{http_base}/api/v1/demands", timeout=10).status_code == 401
+    listed = requests.get(f"{http_base}/api/v1/demands", params={"village": "xihe"}, headers=OFFICE,
+                          timeout=10).json()
     assert [i["id"] for i in listed["items"]] == [created["id"]]
-    assert "13612345678" not in json.dumps(listed)
+    assert listed["items"][0]["reporter"]["phone"] == "+8613612345678"  # the office's own township: in full
 
 
 @pytest.mark.parametrize("body, fields", [
@@ -83,7 +93,7 @@ def test_unknown_ids_townships_and_routes_are_404(stack, http_base):
     ([("village", "a"), ("village", "b")], "village"),
 ])
 def test_bad_listing_queries_are_400(stack, http_base, params, field):
-    res = requests.get(f"{http_base}/api/v1/demands", params=params, timeout=10)
+    res = requests.get(f"{http_base}/api/v1/demands", params=params, headers=OFFICE, timeout=10)
     assert res.status_code == 400 and field in res.json()["fields"]
 
 
@@ -124,6 +134,6 @@ def test_a_service_that_does_not_answer_gives_504_and_frees_the_worker(container
     container = container_factory(GatewayService, {**service_config, "RPC_TIMEOUT_SECONDS": 0.5, "max_workers": 1})
     container.start()
     for _ in range(2):  # with one worker, the second answer proves the first released it
-        res = requests.get(f"{http_base}/api/v1/demands", timeout=10)
+        res = requests.get(f"{http_base}/api/v1/villages", timeout=10)
         assert res.status_code == 504, res.text
         assert res.json()["error"] == "timeout"

@@ -68,8 +68,7 @@ def test_command_routes_document_every_command_of_their_tables():
     assert commands("/api/v1/callbacks/{callback_id}/") == set(CALLBACK_COMMANDS)
     for command in TASK_COMMANDS:
         op = DOCUMENT["paths"][f"/api/v1/tasks/{{task_id}}/{command.path}"]["post"]
-        actor = next(p for p in op["parameters"] if p["name"] == "X-Actor-Id")
-        assert (actor["description"] == "must be office") == command.office
+        assert (op["description"] == "Roles: office") == command.office
         assert op["requestBody"]["content"]["application/json"]["schema"] == {
             "$ref": f"#/components/schemas/{command.body.__name__.removesuffix('Schema')}"}
 

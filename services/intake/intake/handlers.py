@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from township_shared import outbox
+from township_shared.auth import Principal, case_secret_matches
 from township_shared.errors import Conflict, NotFound, Refused, TooManyRequests, ValidationFailed
 from township_shared.events import Event, make_event
 from township_shared.privacy import mask_phone
@@ -147,11 +148,23 @@ def _winner(repo: DemandRepository, township_id: str, key: str) -> dict[str, Any
     raise Conflict("a concurrent request with this Idempotency-Key is still being stored; retry", key=key)
 
 
-def get_demand(repo: DemandRepository, township_id: str, case_id: str) -> dict[str, Any]:
+def get_demand(repo: DemandRepository, township_id: str, case_ref: str) -> dict[str, Any]:
+    """A case by its id or its case number (``QS-20261129-0007``)."""
     reference_or_404(repo, township_id)
-    case = repo.get_case(township_id, case_id)
+    case = repo.get_case(township_id, case_ref) or repo.case_by_number(township_id, case_ref)
     if case is None:
-        raise NotFound(f"no demand {case_id!r} in township {township_id!r}", id=case_id)
+        raise NotFound(f"no demand {case_ref!r} in township {township_id!r}", id=case_ref)
+    return case
+
+
+def demand_for(repo: DemandRepository, principal: Principal, case_ref: str, secret: Any,
+               secret_key: str) -> dict[str, Any]:
+    """The case ``principal`` may read: any of its township for the office; for the public only with the case's
+    secret, and a wrong secret answers as an unknown case does (no way to learn which case numbers exist)."""
+    case = get_demand(repo, principal.township_id, case_ref)
+    if principal.role != "office" and not case_secret_matches(secret_key, case["_id"], secret):
+        raise NotFound(f"no demand {case_ref!r} with this secret; send the secret you got at submission in "
+                       "X-Case-Secret", id=case_ref)
     return case
 
 
@@ -164,10 +177,19 @@ def list_demands(repo: DemandRepository, township_id: str, query: dict[str, Any]
                            query.get("received_from"), query.get("received_to"))
 
 
-def accepted_view(case: dict[str, Any]) -> dict[str, Any]:
+def accepted_view(case: dict[str, Any], secret: str) -> dict[str, Any]:
     """The answer to a submission, the same for its replays: the status it had when accepted (``received`` or
-    ``duplicate``), not the one dispatch has moved it to since, so a retry gets byte for byte the first answer."""
-    return {**public_view(case), "status": "duplicate" if case.get("duplicate_of") else "received"}
+    ``duplicate``), not the one dispatch has moved it to since, so a retry gets byte for byte the first answer;
+    and the case's ``secret`` (derived from the case id, so a replay answers the same one)."""
+    return {**public_view(case), "status": "duplicate" if case.get("duplicate_of") else "received",
+            "secret": secret}
+
+
+def view_for(principal: Principal, case: dict[str, Any]) -> dict[str, Any]:
+    """The office of the case's township sees the reporter's phone in full; everyone else masked."""
+    if principal.role == "office" and principal.township_id == case["township_id"]:
+        return {**public_view(case), "reporter": dict(case["reporter"])}
+    return public_view(case)
 
 
 def public_view(case: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class DemandRepository:
                        name="township_idempotency_key")
         c.create_index([("township_id", ASCENDING), ("village", ASCENDING), ("category", ASCENDING),
                         ("received_at", DESCENDING)], name="duplicate_candidates")
+        c.create_index([("township_id", ASCENDING), ("case_number", ASCENDING)], name="township_case_number")
         for coll in (self.villages, self.categories):
             coll.create_index([("township_id", ASCENDING), ("code", ASCENDING)], unique=True, name="township_code")
         # a counter nobody submitted under for a whole window is empty: the server may drop it
@@ -165,6 +166,9 @@ class DemandRepository:
 
     def get_case(self, township_id: str, case_id: str) -> dict[str, Any] | None:
         return self.cases.find_one({"_id": case_id, "township_id": township_id})
+
+    def case_by_number(self, township_id: str, case_number: str) -> dict[str, Any] | None:
+        return self.cases.find_one({"township_id": township_id, "case_number": case_number})
 
     def duplicate_candidates(self, township_id: str, village: str, category: str,
                              since: datetime) -> list[dict[str, Any]]:

@@ -168,7 +168,8 @@ def test_an_invalid_number_is_a_400_naming_reporter_phone(stack, http_base):
         assert set(res.json()["fields"]) == {"reporter.phone"}
     res = requests.post(f"{http_base}/api/v1/demands", json=submission("0086 138 1234 5678"), timeout=10)
     assert res.status_code == 201, res.text
-    got = requests.get(f"{http_base}/api/v1/demands/{res.json()['id']}", timeout=10).json()
+    got = requests.get(f"{http_base}/api/v1/demands/{res.json()['case_number']}",
+                       headers={"X-Case-Secret": res.json()["secret"]}, timeout=10).json()
     assert got["reporter"]["phone"] == "138****5678"
 
 

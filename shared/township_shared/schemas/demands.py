@@ -81,6 +81,8 @@ class DemandAcceptedSchema(StrictSchema):
     status = fields.String()
     duplicate_of = fields.String(allow_none=True)
     received_at = AwareDateTime()
+    secret = fields.String(metadata={"description": "with the case number, lets the resident follow this case "
+                                                    "(header X-Case-Secret); shown in this answer only"})
 
 
 class DemandQuerySchema(StrictSchema):

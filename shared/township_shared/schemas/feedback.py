@@ -64,6 +64,8 @@ class ReportSchema(StrictSchema):
     """A social organisation reports a milestone or the completion of a service project."""
 
     project = fields.String(required=True, validate=CODE)
+    village = fields.String(validate=CODE, allow_none=True,
+                            metadata={"description": "where the work was done: its supervision group may review"})
     kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
     milestone = fields.String(validate=validate.Length(min=1, max=200), allow_none=True)
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
@@ -252,6 +254,7 @@ class ReportViewSchema(_View):
     id = fields.String(attribute="_id")
     organisation = fields.Nested(ActorRefSchema)
     project = fields.String()
+    village = fields.String(allow_none=True)
     kind = fields.String()
     milestone = fields.String(allow_none=True)
     text = fields.String()
