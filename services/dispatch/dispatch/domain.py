@@ -426,6 +426,11 @@ def report(case: dict[str, Any], actor: str, now: datetime) -> dict[str, Any]:
     return entry
 
 
+def report_events(case: Mapping[str, Any], entry: Mapping[str, Any]) -> Events:
+    return [(ev.WhistleReportedV1, {"case_id": case["_id"], "unit": parse_actor_key(entry["key"]),
+                                    "on_time": entry["on_time"]})]
+
+
 # ---- the one status and the public timeline --------------------------------------------------------------------
 PUBLIC_STEPS = ev.TIMELINE_STEPS
 

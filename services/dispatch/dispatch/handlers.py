@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from township_shared import store
 from township_shared.errors import Conflict, NotFound, Refused, ValidationFailed
-from township_shared.events import Event, envelopes as make_envelopes
+from township_shared.events import Event, envelopes as make_envelopes, make_event
+from township_shared.schemas import dispatch as ev
 from township_shared.privacy import mask_phone
 
 from . import domain
@@ -207,9 +208,11 @@ def whistle_case(repo, now, policy, township_id, case_id, command) -> dict[str, 
 
 def report_to_whistle(repo, now, township_id, case_id, actor) -> dict[str, Any]:
     settings_or_404(repo, township_id)
-    _, entry = mutate(repo, lambda: repo.get_case(township_id, case_id),
-                      lambda case: ([], domain.report(case, actor, now)), now, f"no case {case_id!r}")
-    return entry
+    def change(case):
+        entry = domain.report(case, actor, now)
+        return domain.report_events(case, entry), entry
+
+    return mutate(repo, lambda: repo.get_case(township_id, case_id), change, now, f"no case {case_id!r}")
 
 
 def _once(case: dict[str, Any], event_id: str) -> bool:
@@ -386,21 +389,29 @@ def actor_or_404(repo: DispatchRepository, township_id: str, kind: str, actor_id
     return actor
 
 
-def create_actor(repo: DispatchRepository, township_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+def create_actor(repo: DispatchRepository, now: datetime, township_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+    """Register an actor with its ``actor_registered`` event pending in the same document."""
     settings_or_404(repo, township_id)
-    if not repo.insert_actor(township_id, actor):
+    event = make_event(ev.ActorRegisteredV1, {"kind": actor["kind"], "id": actor["id"], "active": actor["active"]},
+                       source=SOURCE, township_id=township_id, correlation_id=None, time=now)
+    stored = repo.insert_actor(township_id, actor, [event], now)
+    if stored is None:
         raise Conflict(f"{actor['kind']} {actor['id']!r} exists already", allowed=[])
-    return repo.get_actor(township_id, actor["kind"], actor["id"])
+    return stored
 
 
-def update_actor(repo: DispatchRepository, township_id: str, kind: str, actor_id: str,
+def update_actor(repo: DispatchRepository, now: datetime, township_id: str, kind: str, actor_id: str,
                  changes: dict[str, Any]) -> dict[str, Any]:
     """Partial update. Deactivating (``active: false``) is how an actor leaves: actors are never deleted, so
     the history of every task they had stays whole; an inactive actor gets no new tasks."""
-    actor_or_404(repo, township_id, kind, actor_id)
+    before = actor_or_404(repo, township_id, kind, actor_id)
     if not changes:
         raise ValidationFailed({"_schema": ["nothing to change"]})
-    return repo.update_actor(township_id, kind, actor_id, changes)
+    active = changes.get("active", before.get("active", True))
+    event = make_event(ev.ActorUpdatedV1, {"kind": kind, "id": actor_id, "fields_changed": sorted(changes),
+                                           "active": active},
+                       source=SOURCE, township_id=township_id, correlation_id=None, time=now)
+    return repo.update_actor(township_id, kind, actor_id, changes, [event], now)
 
 
 def list_actors(repo: DispatchRepository, township_id: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:

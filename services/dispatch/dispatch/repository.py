@@ -15,7 +15,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from township_shared import store
+from township_shared import outbox, store
 
 from .learning import Model, seed_examples, seeded_model
 
@@ -115,14 +115,17 @@ class DispatchRepository:
     def actor_id(township_id: str, kind: str, ident: str) -> str:
         return f"{township_id}:{kind}:{ident}"
 
-    def insert_actor(self, township_id: str, actor: dict[str, Any]) -> bool:
+    def insert_actor(self, township_id: str, actor: dict[str, Any], events: list[dict[str, Any]],
+                     now: datetime) -> dict[str, Any] | None:
+        """Register an actor with ``events`` pending in its document; None if it exists."""
         self._units.clear()
+        doc = outbox.attach({"_id": self.actor_id(township_id, actor["kind"], actor["id"]),
+                             "township_id": township_id, "open_tasks": 0, **actor}, events, now)
         try:
-            self.actors.insert_one({"_id": self.actor_id(township_id, actor["kind"], actor["id"]),
-                                    "township_id": township_id, "open_tasks": 0, **actor})
-            return True
+            self.actors.insert_one(doc)
+            return doc
         except DuplicateKeyError:
-            return False
+            return None
 
     def upsert_actor(self, township_id: str, actor: dict[str, Any]) -> None:
         """Demo loader: create or update, keeping the live ``open_tasks`` counter."""
@@ -134,9 +137,13 @@ class DispatchRepository:
     def get_actor(self, township_id: str, kind: str, ident: str) -> dict[str, Any] | None:
         return self.actors.find_one({"_id": self.actor_id(township_id, kind, ident)})
 
-    def update_actor(self, township_id: str, kind: str, ident: str, changes: dict[str, Any]) -> dict | None:
+    def update_actor(self, township_id: str, kind: str, ident: str, changes: dict[str, Any],
+                     events: list[dict[str, Any]], now: datetime) -> dict | None:
+        """``$set`` the changes and append ``events`` to the actor's outbox in one write (the ``open_tasks``
+        counter, kept by ``$inc`` elsewhere, is left alone)."""
         self._units.clear()
-        return self.actors.find_one_and_update({"_id": self.actor_id(township_id, kind, ident)}, {"$set": changes},
+        return self.actors.find_one_and_update({"_id": self.actor_id(township_id, kind, ident)},
+                                               outbox.push({"$set": changes}, events, now),
                                                return_document=ReturnDocument.AFTER)
 
     def list_actors(self, township_id: str, kind: str | None = None, village: str | None = None) -> list[dict]:

@@ -29,7 +29,7 @@ class DispatchService:
     repo = CaseStore()
     clock = Clock()
     routing = Routing()
-    events = EventRelay("cases")
+    events = EventRelay("cases", "actors")
     dead_letters = DeadLetterPublisher()
     config = Config()
     metrics = Metrics()
@@ -192,22 +192,26 @@ class DispatchService:
     @rpc(expected_exceptions=EXPECTED)
     @authorized("unit")
     def report_to_whistle(self, principal, case_id):
-        entry = handlers.report_to_whistle(self.repo, self.clock.now(), principal.township_id, case_id,
-                                           principal.actor)
+        case, entry = handlers.report_to_whistle(self.repo, self.clock.now(), principal.township_id, case_id,
+                                                 principal.actor)
+        self._flush(case)
         return s.WhistleUnitSchema().dump(entry)
 
     # actors: the office's registry (phones in full: only the office of the township reads it) -------------------
     @rpc(expected_exceptions=EXPECTED)
     @authorized("office")
     def create_actor(self, principal, actor):
-        created = handlers.create_actor(self.repo, principal.township_id, load(s.ActorSchema(), actor))
+        created = handlers.create_actor(self.repo, self.clock.now(), principal.township_id,
+                                        load(s.ActorSchema(), actor))
+        self.events.flush(created, "actors")
         return s.ActorViewSchema().dump(created)
 
     @rpc(expected_exceptions=EXPECTED)
     @authorized("office")
     def update_actor(self, principal, kind, actor_id, changes):
         changes = load(s.ActorUpdateSchema(partial=True), changes)  # partial: no defaults for fields not given
-        updated = handlers.update_actor(self.repo, principal.township_id, kind, actor_id, changes)
+        updated = handlers.update_actor(self.repo, self.clock.now(), principal.township_id, kind, actor_id, changes)
+        self.events.flush(updated, "actors")
         return s.ActorViewSchema().dump(updated)
 
     @rpc(expected_exceptions=EXPECTED)

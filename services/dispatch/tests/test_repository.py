@@ -31,7 +31,7 @@ def drepo(mongo_client, db_prefix):
         {"category": "elderly_care", "villages": ["*"], "lead": "civil_affairs", "co_handlers": []}])
     for ident in ("water_station", "vc_dongpo", "civil_affairs"):
         repo.insert_actor("qingshui", {"kind": "unit", "id": ident, "unit_type": "department", "active": True,
-                                       "names": {"zh": ident, "en": ident}})
+                                       "names": {"zh": ident, "en": ident}}, [], T0)
     return repo
 
 
@@ -86,7 +86,7 @@ def test_concurrent_commands_on_one_case_all_land(drepo):
 def test_member_limit_holds_under_concurrent_routing(drepo):
     drepo.insert_actor("qingshui", {"kind": "party_member", "id": "pm1", "name": "李红梅", "branch": "县供电公司党支部",
                                     "home_village": "dongpo", "skills": ["elderly_care"], "availability": ["mon"],
-                                    "open_task_limit": 2, "active": True})
+                                    "open_task_limit": 2, "active": True}, [], T0)
     pool = eventlet.GreenPool(10)
     cases = list(pool.imap(lambda i: handlers.receive_demand(drepo, T0, POLICY, CALENDAR,
                                                              received(f"elder{i:04d}", "elderly_care")), range(6)))

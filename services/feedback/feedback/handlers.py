@@ -9,7 +9,7 @@ from township_shared import store
 from township_shared.auth import Principal
 from township_shared.errors import Forbidden, Gone, NotFound, Refused
 from township_shared.events import Event, envelopes as make_envelopes
-from township_shared.schemas.feedback import HotspotDetectedV1
+from township_shared.schemas.feedback import HotspotDetectedV1, ReportSubmittedV1
 
 from . import assessment, domain
 from .figures import FiguresRepository
@@ -178,7 +178,10 @@ def submit_report(repo, now, township_id, organisation_key, report) -> dict[str,
            "organisation_key": organisation_key, "status": "submitted", "submitted_at": now,
            "milestone": report.get("milestone") or ("completion" if report["kind"] == "completion" else None),
            **{k: v for k, v in report.items() if k != "milestone"}}
-    repo.insert_report(doc)
+    events = envelopes(township_id, None, [(ReportSubmittedV1, {
+        "report_id": doc["_id"], "project": doc["project"], "organisation": doc["organisation"],
+        "kind": doc["kind"], "village": doc.get("village")})], now)
+    repo.insert_report(doc, events)
     return repo.get_report(township_id, doc["_id"])
 
 

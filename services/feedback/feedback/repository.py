@@ -73,8 +73,8 @@ class FeedbackRepository:
         return doc
 
     # reports -------------------------------------------------------------------------------------------------
-    def insert_report(self, report: dict[str, Any]) -> None:
-        store.insert(self.reports, report, [])
+    def insert_report(self, report: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        store.insert(self.reports, report, events)
 
     def get_report(self, township_id: str, report_id: str) -> dict[str, Any] | None:
         return self.reports.find_one({"_id": report_id, "township_id": township_id})

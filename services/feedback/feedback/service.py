@@ -157,6 +157,7 @@ class FeedbackService:
         """A registered social organisation (its token was issued for a registered actor) reports."""
         report = handlers.submit_report(self.repo, self.clock.now(), principal.township_id, principal.actor,
                                         load(s.ReportSchema(), body))
+        self.events.flush(report, "reports")
         return s.ReportViewSchema().dump(report)
 
     @rpc(expected_exceptions=EXPECTED)

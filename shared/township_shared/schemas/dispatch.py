@@ -566,3 +566,32 @@ class TimelineSchema(StrictSchema):
                            metadata={"description": "who has the case now; null: the office, or closed"})
     closed_at = AwareDateTime(required=True, allow_none=True)
     entries = fields.List(fields.Nested(TimelineEntrySchema), required=True)
+
+
+@register("whistle_reported", 1, "dispatch")
+class WhistleReportedV1(StrictSchema):
+    """A summoned unit reported to the whistle (报到), on time or late."""
+
+    case_id = fields.String(required=True)
+    unit = fields.Nested(ActorRefSchema, required=True)
+    on_time = fields.Boolean(required=True)
+
+
+@register("actor_registered", 1, "dispatch")
+class ActorRegisteredV1(StrictSchema):
+    """The office registered an actor. No personal data: who it is is in dispatch's registry, for the office."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
+    id = fields.String(required=True)
+    active = fields.Boolean(required=True)
+
+
+@register("actor_updated", 1, "dispatch")
+class ActorUpdatedV1(StrictSchema):
+    """The office changed an actor: the names of the fields it changed (not their values), and whether the actor
+    is active now (an inactive actor gets no tasks; its tokens are revoked)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
+    id = fields.String(required=True)
+    fields_changed = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True)

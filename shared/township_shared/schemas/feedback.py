@@ -171,6 +171,17 @@ class ProjectCompletedV1(StrictSchema):
     verified_by = fields.String(required=True)
 
 
+@register("report_submitted", 1, "feedback")
+class ReportSubmittedV1(StrictSchema):
+    """A social organisation submitted a milestone or completion report; it waits for review."""
+
+    report_id = fields.String(required=True)
+    project = fields.String(required=True)
+    organisation = fields.Nested(ActorRefSchema, required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
+    village = fields.String(required=True, allow_none=True)
+
+
 @register("report_rejected", 1, "feedback")
 class ReportRejectedV1(StrictSchema):
     report_id = fields.String(required=True)
