@@ -141,15 +141,56 @@ def test_no_role_reaches_another_townships_or_another_actors_things(world, http_
 
 
 def test_a_supervision_group_never_reviews_its_own_organisations_report(stack, http_base):
-    """The demo's dongpo group belongs to the Sunshine centre (identity's demo): its reports are not the group's
-    to verify, even in its own village; the office may."""
+    """A supervision group the Sunshine centre belongs to may not verify the centre's reports, even in its own
+    village; the office may."""
+    issued = requests.post(f"{http_base}/api/v1/tokens", headers=headers("office"), timeout=10, json={
+        "role": "supervision", "actor": "supervision:sunshine_watch", "villages": ["dongpo"],
+        "organisation": "social_org:so_sunshine_elderly"})
+    assert issued.status_code == 201, issued.text
+    watch = {"Authorization": f"Bearer {issued.json()['token']}"}
     res = requests.post(f"{http_base}/api/v1/reports", json={**REPORT, "village": "dongpo"},
                         headers=headers("social_org"), timeout=10)
     report_id = res.json()["id"]
+    assert requests.get(f"{http_base}/api/v1/reports/{report_id}", headers=watch, timeout=10).status_code == 200
     review = {"verified": True, "reason": "看过了"}
-    own = requests.post(f"{http_base}/api/v1/reports/{report_id}/review", json=review,
-                        headers=as_actor("supervision:dongpo_residents"), timeout=10)
+    own = requests.post(f"{http_base}/api/v1/reports/{report_id}/review", json=review, headers=watch, timeout=10)
     assert own.status_code == 403 and "own" in own.json()["message"]
     ok = requests.post(f"{http_base}/api/v1/reports/{report_id}/review", json=review, headers=headers("office"),
                        timeout=10)
     assert ok.status_code == 200 and ok.json()["review"]["by"] == "office:demo_clerk"
+
+
+def test_a_revoked_token_and_a_deactivated_actor_are_refused(stack, http_base):
+    office = headers("office")
+    issued = requests.post(f"{http_base}/api/v1/tokens", headers=office, timeout=10,
+                           json={"role": "unit", "actor": "unit:agri_centre", "label": "field laptop"})
+    assert issued.status_code == 201, issued.text
+    token = {"Authorization": f"Bearer {issued.json()['token']}"}
+    assert requests.get(f"{http_base}/api/v1/me", headers=token, timeout=10).json()["actor"] == "unit:agri_centre"
+    listed = requests.get(f"{http_base}/api/v1/tokens", headers=office, timeout=10).json()["items"]
+    assert issued.json()["token"] not in str(listed)
+    revoked = requests.post(f"{http_base}/api/v1/tokens/{issued.json()['id']}/revoke", headers=office, timeout=10)
+    assert revoked.status_code == 200
+    refused = requests.get(f"{http_base}/api/v1/me", headers=token, timeout=10)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    # an actor the office deactivates loses its tokens
+    again = requests.post(f"{http_base}/api/v1/tokens", headers=office, timeout=10,
+                          json={"role": "unit", "actor": "unit:agri_centre"}).json()["token"]
+    deactivated = requests.post(f"{http_base}/api/v1/actors/unit/agri_centre/deactivate", headers=office, timeout=10)
+    assert deactivated.status_code == 200
+    wait_for(lambda: requests.get(f"{http_base}/api/v1/me", headers={"Authorization": f"Bearer {again}"},
+                                  timeout=10).status_code == 401)
+    # the office can read who did it
+    trail = requests.get(f"{http_base}/api/v1/audit", headers=office, params={"actor": "office:demo_clerk"},
+                         timeout=10).json()["items"]
+    assert {"token_issued", "token_revoked", "actor_updated"} <= {e["type"] for e in trail}
+
+
+def test_headers_cannot_make_anyone_someone_else(stack, http_base):
+    forged = {"X-Actor-Id": "office", "X-Township-Id": "qingshui"}
+    assert requests.get(f"{http_base}/api/v1/triage", headers=forged, timeout=10).status_code == 401
+    assert requests.get(f"{http_base}/api/v1/actors", headers=forged, timeout=10).status_code == 401
+    bad = requests.get(f"{http_base}/api/v1/triage", headers={"Authorization": "Bearer tp_made_up"}, timeout=10)
+    assert bad.status_code == 401
+    basic = requests.get(f"{http_base}/api/v1/triage", headers={"Authorization": "Basic b2ZmaWNlOg=="}, timeout=10)
+    assert basic.status_code == 401
