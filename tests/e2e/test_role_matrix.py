@@ -194,3 +194,25 @@ def test_headers_cannot_make_anyone_someone_else(stack, http_base):
     assert bad.status_code == 401
     basic = requests.get(f"{http_base}/api/v1/triage", headers={"Authorization": "Basic b2ZmaWNlOg=="}, timeout=10)
     assert basic.status_code == 401
+
+
+def test_a_service_refuses_a_call_whose_principal_the_gateway_did_not_sign(stack, service_config):
+    """Anything else on the broker (every service's user may publish on the RPC exchange) cannot make up a
+    principal: a call with an unsigned one, or one signed with another key, is refused by the service itself."""
+    from nameko.exceptions import RemoteError
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from township_shared.auth import Principal, sign
+
+    office = Principal(role="office", actor="office:intruder", township_id="qingshui")
+    with ClusterRpcProxy(service_config) as cluster:
+        for principal in (office.to_dict(), sign(office, "guessed-key"), "office"):
+            with pytest.raises(RemoteError) as refused:
+                cluster.dispatch.list_triage(principal)
+            assert refused.value.exc_type == "Unauthorized"
+        key = service_config.get("PRINCIPAL_KEY") or "development-only-principal-key"
+        unit = Principal(role="unit", actor="unit:water_station", township_id="qingshui")
+        with pytest.raises(RemoteError) as forbidden:
+            cluster.dispatch.list_triage(sign(unit, key))
+        assert forbidden.value.exc_type == "Forbidden"
+        assert isinstance(cluster.dispatch.list_triage(sign(office, key)), list)
