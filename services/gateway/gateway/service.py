@@ -423,7 +423,7 @@ class GatewayService:
     @http("GET", "/api/v1/tokens")
     @api
     def list_tokens(self, request):
-        return json_response(200, {"items": self.identity.list_tokens(self._p(request), query_args(request))})
+        return json_response(200, self.identity.list_tokens(self._p(request), query_args(request)))
 
     @operation("Revoke a token (at once at the identity service; the gateway's cache forgets it within "
                "TOKEN_CACHE_SECONDS)", response=idn.TokenViewSchema, errors=(404,), roles=("office",))

@@ -19,7 +19,7 @@ class DispatchActors:
 
     def get(self, principal: auth.Principal, kind: str, actor_id: str) -> dict[str, Any] | None:
         try:
-            return self.dispatch.get_actor(principal.township_id, kind, actor_id)
+            return self.dispatch.get_actor(auth.sign(principal, self.key), kind, actor_id)
         except RemoteError as exc:
             if exc.exc_type == "NotFound":
                 return None

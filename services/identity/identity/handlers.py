@@ -118,6 +118,18 @@ def revoke(repo: IdentityRepository, now: datetime, token_id: str, by: str,
     return doc
 
 
+def revoke_tokens_of_inactive_actor(repo: IdentityRepository, now: datetime, event: Event) -> list[dict[str, Any]]:
+    """dispatch's ``actor_updated`` says the actor is no longer active: its active tokens are revoked (by whoever
+    deactivated it). A redelivery finds none left to revoke."""
+    p = event.payload
+    if p["active"]:
+        return []
+    actor = f"{p['kind']}:{p['id']}"
+    by = event.actor or f"service:{event.source}"
+    return [revoke(repo, now, doc["token_id"], by, event.township_id)
+            for doc in repo.list_tokens(event.township_id, actor=actor, active=True, limit=1000)]
+
+
 def load_townships(repo: IdentityRepository, county: dict[str, Any]) -> list[str]:
     """Save the townships of a county file (``deploy/demo/county.yaml``'s form): id, county, village codes."""
     for township in county["townships"]:

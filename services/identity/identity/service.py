@@ -7,7 +7,7 @@ import logging
 from nameko.dependency_providers import Config
 
 from township_shared import auth
-from township_shared.consumers import DeadLetterPublisher, consumer
+from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
 from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.observability import Metrics
@@ -66,6 +66,16 @@ class IdentityService:
         doc = handlers.revoke(self.repo, self.clock.now(), token_id, principal.actor, principal.township_id)
         self.events.flush(doc)
         return s.TokenViewSchema().dump(doc)
+
+    @event_handler("dispatch", "actor_updated", requeue_on_error=True)
+    @consumer
+    def revoke_tokens_of_inactive_actor(self, body):
+        """An actor the office deactivated loses its tokens at once (the gateway's cache forgets them within
+        ``TOKEN_CACHE_SECONDS``)."""
+        for doc in handlers.revoke_tokens_of_inactive_actor(self.repo, self.clock.now(),
+                                                           load_event(body, "actor_updated")):
+            self.events.flush(doc)
+            log.info("token %s of deactivated %s revoked", doc["token_id"], doc["actor"])
 
     # audit trail -------------------------------------------------------------------------------------------------
     @every_event()
