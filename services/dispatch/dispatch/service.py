@@ -35,7 +35,7 @@ class DispatchService:
     metrics = Metrics()
 
     def _flush(self, case):
-        self.events.flush(case)
+        self.events.flush(case, "cases")
 
     def _view(self, case, actor):
         return s.DispatchCaseViewSchema().dump(handlers.case_view(case, actor))
