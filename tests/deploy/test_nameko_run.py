@@ -9,6 +9,8 @@ import signal
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from township_shared.auth import DEFAULT_PRINCIPAL_KEY, public, sign
+
 from township_shared.testing import wait_for_consumer
 
 pytestmark = pytest.mark.integration
@@ -24,7 +26,7 @@ def test_nameko_run_starts_a_service_that_answers_and_stops_on_sigterm(service_p
         pytest.fail(f"intake did not start under nameko run:\n{intake.log_tail()}")
 
     with ClusterRpcProxy({"AMQP_URI": service_config["AMQP_URI"]}, timeout=30) as cluster:
-        villages = cluster.intake.list_villages("qingshui")
+        villages = cluster.intake.list_villages(sign(public("qingshui"), DEFAULT_PRINCIPAL_KEY))
     assert "dongpo" in {v["code"] for v in villages}
 
     intake.proc.send_signal(signal.SIGTERM)

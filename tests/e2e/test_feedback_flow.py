@@ -140,7 +140,7 @@ def test_unreached_callback_closes_the_case_and_counts_only_as_unreached(stack, 
 
 def test_completion_reports_are_verified_or_rejected(stack, http_base, event_listener):
     base = http_base
-    listener = event_listener("feedback")
+    listener = event_listener("feedback", "milestone_verified")
     org = as_actor("social_org:so_sunshine_elderly")
     report = {"project": "elderly_meals_2026", "village": "dongpo", "kind": "milestone", "milestone": "第一季度",
               "text": "为独居老人送餐", "people_served": 42, "hours": 310.5,

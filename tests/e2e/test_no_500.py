@@ -99,14 +99,14 @@ def test_far_future_extension_request_and_approval(stack, http_base):
 
 def test_patch_of_one_field_keeps_the_others(stack, http_base):
     url = f"{http_base}/api/v1/actors/party_member/pm001"
-    before = requests.get(url, timeout=15).json()
+    before = requests.get(url, headers=OFFICE, timeout=15).json()
     assert before["skills"] and before["availability"]
     res = requests.patch(url, json={"phone": "13900000001"}, headers=OFFICE, timeout=15)
     assert res.status_code == 200, res.text
-    after = requests.get(url, timeout=15).json()
+    after = requests.get(url, headers=OFFICE, timeout=15).json()
     assert after == {**before, "phone": "13900000001"}
     res = requests.post(f"{url}/deactivate", headers=OFFICE, timeout=15)
-    assert requests.get(url, timeout=15).json() == {**before, "phone": "13900000001", "active": False}
+    assert requests.get(url, headers=OFFICE, timeout=15).json() == {**before, "phone": "13900000001", "active": False}
 
 
 def test_an_expected_refusal_is_one_short_log_line(stack, http_base, caplog):
