@@ -12,13 +12,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from township_shared.testing import as_actor
+
 from feedback import domain as feedback_domain
 from feedback.figures import FiguresRepository
 from feedback.repository import FeedbackRepository
 from gateway.security import SECURITY_HEADERS
 
 pytestmark = pytest.mark.integration
-OFFICE = {"X-Actor-Id": "office"}
+OFFICE = as_actor("office")
 METRICS_TOKEN = "scrape-token-for-tests-3f9a"
 DEMAND = {"channel": "hotline", "reporter": {"name": "张三", "phone": "13812345678", "village": "dongpo"},
           "village": "dongpo", "category": "drinking_water", "title": "停水", "description": "停水三天"}
@@ -39,9 +41,10 @@ def test_every_answer_carries_the_security_headers(stack, http_base):
     base = http_base
     answers = {
         "201 demand": requests.post(f"{base}/api/v1/demands", json=DEMAND, timeout=10),
-        "200 list": requests.get(f"{base}/api/v1/demands", timeout=10),
+        "200 list": requests.get(f"{base}/api/v1/demands", headers=OFFICE, timeout=10),
+        "401 no token": requests.get(f"{base}/api/v1/demands", timeout=10),
         "400 invalid": requests.post(f"{base}/api/v1/demands", json={**DEMAND, "channel": "fax"}, timeout=10),
-        "403 not office": requests.get(f"{base}/api/v1/triage", headers={"X-Actor-Id": "unit:x"}, timeout=10),
+        "403 not office": requests.get(f"{base}/api/v1/triage", headers=as_actor("unit:water_station"), timeout=10),
         "404 unknown id": requests.get(f"{base}/api/v1/demands/nope", timeout=10),
         "404 no route": requests.get(f"{base}/nowhere", timeout=10),
         "405 by werkzeug": requests.options(f"{base}/api/v1/demands", timeout=10),
