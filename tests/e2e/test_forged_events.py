@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+
+from township_shared.testing import as_actor
 from kombu import Connection, Exchange
 
 from township_shared.events import make_event
@@ -16,8 +18,8 @@ from township_shared.schemas.dispatch import CaseStatusChangedV1, TaskAssignedV1
 from township_shared.schemas.feedback import CallbackConcludedV1, CallbackRecordedV1
 
 pytestmark = pytest.mark.integration
-OFFICE = {"X-Actor-Id": "office"}
-UNIT = {"X-Actor-Id": "unit:water_station"}
+OFFICE = as_actor("office")
+UNIT = as_actor("unit:water_station")
 NOW = datetime.now(timezone.utc)
 
 
@@ -80,9 +82,10 @@ def test_forged_and_foreign_events_are_dead_lettered_and_change_nothing(stack, h
                   timeout=10).raise_for_status()
     real_callbacks = wait_for(callbacks, lambda items: len(items) == 1)
     real_figures = wait_for(figures, lambda rows: rows.get("unit:water_station", {}).get("completed") == 1)
-    case = requests.get(f"{base}/api/v1/demands/{case_id}", timeout=10).json()
+    case = requests.get(f"{base}/api/v1/demands/{case_id}", headers=OFFICE, timeout=10).json()
     case_number = case["case_number"]
-    intake_case = wait_for(lambda: requests.get(f"{base}/api/v1/demands/{case_id}", timeout=10).json(),
+    intake_case = wait_for(lambda: requests.get(f"{base}/api/v1/demands/{case_id}", headers=OFFICE,
+                                                timeout=10).json(),
                            lambda c: c["status"] == "completed")
 
     water = {"kind": "unit", "id": "water_station"}
@@ -179,7 +182,7 @@ def test_forged_and_foreign_events_are_dead_lettered_and_change_nothing(stack, h
     time.sleep(2.5)  # the figures fold within ~2 s of an event (decision 32); give a forged one the time to show
     assert callbacks() == real_callbacks
     assert figures() == real_figures
-    assert requests.get(f"{base}/api/v1/demands/{case_id}", timeout=10).json() == intake_case
+    assert requests.get(f"{base}/api/v1/demands/{case_id}", headers=OFFICE, timeout=10).json() == intake_case
     journal = mongo_client[f"{db_prefix}_feedback"]["folded_events"]
     forged_ids = [event["id"] for _, _, event in sent.values()]
     assert journal.count_documents({"_id": {"$in": forged_ids}}) == 0
