@@ -132,7 +132,7 @@ def main() -> int:
   Township platform is up (demo county: townships qingshui and baiyun).
   HTTP API:   {base}/api/v1   (e.g. {base}/api/v1/categories)
   Health:     {base}/health
-  Point a browser or curl at {base}/api/v1/demands . Ctrl-C stops everything this run started.
+  Try: curl -H "Authorization: Bearer <api_key>" {base}/api/v1/me  (roles: README). Ctrl-C stops everything.
 
   Demo tokens, one per role (send Authorization: Bearer <api_key>; every demo actor has one, README):
 {demo_token_lines()}
