@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -254,6 +255,21 @@ class ServiceProcess:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+
+
+def wait_for(fetch: Callable[[], Any], check: Callable[[Any], Any] = bool, timeout: float = 15.0,
+             interval: float = 0.1) -> Any:
+    """Call ``fetch`` until ``check`` accepts what it returns (by default: until it is truthy) and return that;
+    AssertionError with the last value after ``timeout`` seconds. Consumers run asynchronously: a test waits for
+    what they write instead of sleeping a guess."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = fetch()
+        if check(value):
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not reached in {timeout:g} s; last value: {str(value)[:500]}")
 
 
 def wait_for_consumer(rabbit_manager, vhost: str, queue_name: str, timeout: float = 30.0) -> None:

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from township_shared.events import load_event
-from township_shared.testing import as_actor
+from township_shared.testing import as_actor, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,14 +53,6 @@ def api(stack, http_base):
     return Api(http_base)
 
 
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def events_of(listener, case_id, count, timeout=15):

@@ -3,28 +3,18 @@ the resident's one-time link, with the assessment figures checked at each step; 
 organisation; hotspot warning; CSV export and ranking."""
 import csv
 import io
-import time
 
 import pytest
 import requests
 
 from township_shared.events import load_event
-from township_shared.testing import as_actor
+from township_shared.testing import as_actor, wait_for
 
 pytestmark = pytest.mark.integration
 OFFICE = as_actor("office")
 UNIT = as_actor("unit:water_station")
 
 
-def wait_for(fetch, check, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fetch()
-        if check(value):
-            return value
-        time.sleep(0.15)
-    raise AssertionError(f"not reached in time; last value: {value}")
 
 
 def test_case_lifecycle_with_redo_and_figures(stack, http_base, event_listener):

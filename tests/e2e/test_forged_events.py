@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from township_shared.testing import as_actor
+from township_shared.testing import as_actor, wait_for
 from kombu import Connection, Exchange
 
 from township_shared.events import make_event
@@ -30,15 +30,6 @@ def publish(amqp_uri, exchange, routing_key, body):
         conn.Producer().publish(body, exchange=target, routing_key=routing_key, serializer="json")
 
 
-def wait_for(fetch, check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fetch()
-        if check(value):
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not reached in time; last value: {value}")
 
 
 def forged(schema, payload, source, correlation_id):

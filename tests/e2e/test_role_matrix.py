@@ -2,14 +2,13 @@
 refused (401 for the public, 403 for a token) and one it grants is not; and a granted role never reaches another
 township's or another actor's case, task or report (404: their existence is not revealed)."""
 import re
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from township_shared.auth import ROLES
-from township_shared.testing import as_actor
+from township_shared.testing import as_actor, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +40,6 @@ def headers(role, township="qingshui"):
     return as_actor(actor, township)
 
 
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from township_shared import auth
 from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
-from township_shared.testing import token_for
+from township_shared.testing import token_for, wait_for
 
 pytestmark = pytest.mark.integration
 KEY = auth.DEFAULT_PRINCIPAL_KEY
@@ -42,14 +42,6 @@ def remote_error(call):
     return err.value.exc_type, json.loads(err.value.value)
 
 
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def publish(amqp_uri, exchange, routing_key, body, content_type="application/json"):
