@@ -14,7 +14,8 @@ from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
 from township_shared.schemas.dispatch import (CaseReopenedV1, CaseRoutedV1, CaseStatusChangedV1,
                                               TaskAssignedV1, TaskCompletedV1)
-from township_shared.schemas.feedback import CallbackConcludedV1
+from township_shared.schemas.feedback import CallbackConcludedV1, MilestoneVerifiedV1, ProjectCompletedV1
+from township_shared.schemas.meetings import MeetingDecisionMadeV1
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,15 @@ VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
     make_event(CaseRoutedV1, {"case_id": "c1", "case_number": "QS-20261129-0001", "category": "drinking_water",
                               "village": "dongpo", "lead": TASK["assignee"], "co_handlers": [], "by": "office",
                               "reason": "r", "classified_by": "office"}, source="dispatch",
-               township_id="qingshui", correlation_id="c1")]
+               township_id="qingshui", correlation_id="c1"),
+    *(make_event(schema, {"report_id": "r1", "project": "pfuzz", "organisation": {"kind": "social_org", "id": "so"},
+                          "people_served": 3, "hours": 2.0, "verified_by": "office:clerk", **extra},
+                 source="feedback", township_id="qingshui", correlation_id="pfuzz")
+      for schema, extra in ((MilestoneVerifiedV1, {"milestone": "m1"}), (ProjectCompletedV1, {}))),
+    make_event(MeetingDecisionMadeV1, {"meeting_id": "m1", "item_id": "i1", "decided_at": NOW,
+                                       "subject": {"kind": "project", "id": "pfuzz"}, "decision": "approve",
+                                       "reason": "r", "funding": {"approved_fen": 1000}},
+               source="meetings", township_id="qingshui", correlation_id="pfuzz")]
 
 
 def mutated_envelopes(values):
@@ -90,13 +99,14 @@ class DispatchOf:
             return None
 
 
-def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo):
+def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_repo):
     from types import SimpleNamespace
 
     from dispatch.calendar import WorkCalendar
     from dispatch.domain import Policy
     from dispatch.service import DispatchService
     from feedback.service import FeedbackService
+    from funds.service import FundsService
     from identity.service import IdentityService
     from intake.service import IntakeService
 
@@ -109,11 +119,14 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo):
                               dead_letters=Sink(), dispatch=DispatchOf(dispatch_repo))
     intake = worker_factory(IntakeService, repo=intake_repo, clock=FixedClock(), dead_letters=Sink())
     identity = worker_factory(IdentityService, repo=identity_repo, clock=FixedClock(), dead_letters=Sink())
+    funds = worker_factory(FundsService, repo=funds_repo, clock=FixedClock(), dead_letters=Sink(),
+                           settings=SimpleNamespace(threshold_fen=5_000_000, advance_percent=30))
     return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
             (dispatch, "learn_from_routing"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
             (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
-            (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event")]
+            (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event"),
+            (funds, "pay_milestone"), (funds, "pay_completion"), (funds, "follow_meeting_decision")]
 
 
 @pytest.fixture
@@ -126,6 +139,25 @@ def feedback_repo(mongo_client, db_prefix):
 
 
 @pytest.fixture
+def funds_repo(mongo_client, db_prefix):
+    """Funds' repository with the demo pools and an approved project ``pfuzz``, allocated, that the valid events
+    name (a mutated one may name another: a dead letter as well)."""
+    from funds import demo, domain, handlers
+
+    repo = demo.load_demo(mongo_client[f"{db_prefix}_funds"])
+    project, _ = domain.new_project("pfuzz", "qingshui", {
+        "title": "t", "village": "dongpo", "category": "elderly_care", "requested_fen": 10_000, "advance_percent": 30,
+        "milestones": [{"name": "m1", "share_percent": 40, "due": NOW.date()}]},
+        {"kind": "social_org", "id": "so"}, 30, domain.Act("office:clerk", NOW))
+    repo.insert_project(project, [])
+    act = domain.Act("office:clerk", NOW)
+    handlers.review(repo, act, "qingshui", "pfuzz", {"decision": "approve", "reason": None}, 5_000_000)
+    handlers.allocate(repo, act, "qingshui", "pfuzz", {"parts": [{"pool": "venture-2026", "amount_fen": 10_000}]},
+                      "k")
+    return repo
+
+
+@pytest.fixture
 def identity_repo(mongo_client, db_prefix):
     from identity.repository import IdentityRepository
 
@@ -134,11 +166,12 @@ def identity_repo(mongo_client, db_prefix):
     return repo
 
 
-def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, identity_repo, caplog, extremes):
+def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, identity_repo, funds_repo, caplog,
+                                           extremes):
     """Arbitrary JSON, and valid events with one field made arbitrary or extreme (integers beyond 64 bits, dates
     at year 1 and 9999 with offsets, lone surrogates, astral text, nesting past the limit: ``conftest.py``)."""
     caplog.set_level(logging.WARNING)
-    workers = consumers(repo, dispatch_repo, feedback_repo, identity_repo)
+    workers = consumers(repo, dispatch_repo, feedback_repo, identity_repo, funds_repo)
     values = st.one_of(json_values, extremes.EXTREMES)
     bodies = st.one_of(json_values, extremes.DEEP, mutated_envelopes(values))
 

@@ -6,12 +6,13 @@ or a dead letter), never discovered by a crash deep inside a service (500, or a 
 
 - :class:`Integer` and :class:`Float`: within ±(2**53 - 1), exact in a JavaScript client, a float and a BSON
   int64 (a cursor of 2**64 made pymongo raise ``OverflowError``);
+- :class:`Date`: a calendar day from :data:`EARLIEST` to :data:`LATEST` (a due date beyond them means nothing here);
 - :class:`AwareDateTime`: with an offset, from :data:`EARLIEST` to :data:`LATEST` once in UTC (9999-12-31T23:59:59
   -01:00 is year 10000 in UTC, and a far date overflows every deadline computed from it);
 - :func:`check_json`: any JSON value nested at most :data:`MAX_DEPTH` levels, every string (and key) valid Unicode
   text (JSON's ``\\ud800`` escape decodes to a lone surrogate, which no UTF-8 encoder, BSON included, accepts).
 
-Schemas use these types instead of marshmallow's (a test fails on a bare ``fields.Integer`` or ``DateTime``).
+Schemas use these types instead of marshmallow's (a test fails on a bare ``fields.Integer``, ``Date`` or ``DateTime``).
 """
 from __future__ import annotations
 
@@ -62,6 +63,18 @@ class AwareDateTime(fields.AwareDateTime):
         if not in_bounds:
             raise self.make_error("bounds")
         return moment
+
+
+class Date(fields.Date):
+    """marshmallow's Date (``YYYY-MM-DD``) from 1970-01-01 to 2100-01-01."""
+
+    default_error_messages = {"bounds": f"must be from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST.date() <= day <= LATEST.date():
+            raise self.make_error("bounds")
+        return day
 
 
 def _printable(text: str) -> str:
