@@ -12,7 +12,7 @@ from nameko.testing.services import worker_factory
 from township_shared.clock import FixedClock
 from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
-from township_shared.schemas.dispatch import (CaseReopenedV1, CaseRoutedV1, CaseStatusChangedV1,
+from township_shared.schemas.dispatch import (ActorUpdatedV1, CaseReopenedV1, CaseRoutedV1, CaseStatusChangedV1,
                                               TaskAssignedV1, TaskCompletedV1)
 from township_shared.schemas.feedback import CallbackConcludedV1, MilestoneVerifiedV1, ProjectCompletedV1
 from township_shared.schemas.meetings import MeetingDecisionMadeV1
@@ -61,7 +61,9 @@ VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
     make_event(MeetingDecisionMadeV1, {"meeting_id": "m1", "item_id": "i1", "decided_at": NOW,
                                        "subject": {"kind": "project", "id": "pfuzz"}, "decision": "approve",
                                        "reason": "r", "funding": {"approved_fen": 1000}},
-               source="meetings", township_id="qingshui", correlation_id="pfuzz")]
+               source="meetings", township_id="qingshui", correlation_id="pfuzz"),
+    make_event(ActorUpdatedV1, {"kind": "unit", "id": "water_station", "fields_changed": ["active"],
+                                "active": False}, source="dispatch", township_id="qingshui", correlation_id=None)]
 
 
 def mutated_envelopes(values):
@@ -126,7 +128,8 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_re
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
             (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
             (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event"),
-            (funds, "pay_milestone"), (funds, "pay_completion"), (funds, "follow_meeting_decision")]
+            (funds, "pay_milestone"), (funds, "pay_completion"), (funds, "follow_meeting_decision"),
+            (identity, "revoke_tokens_of_inactive_actor")]
 
 
 @pytest.fixture
@@ -158,12 +161,9 @@ def funds_repo(mongo_client, db_prefix):
 
 
 @pytest.fixture
-def identity_repo(mongo_client, db_prefix):
-    from identity.repository import IdentityRepository
-
-    repo = IdentityRepository(mongo_client[f"{db_prefix}_identity"])
-    repo.ensure_indexes()
-    return repo
+def identity_repo(demo):
+    """With the demo county's tokens, so a deactivation has tokens to revoke."""
+    return demo("identity")
 
 
 def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, identity_repo, funds_repo, caplog,

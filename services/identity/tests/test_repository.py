@@ -206,3 +206,28 @@ def test_the_audit_trail_pages_newest_first_across_years_and_filters(irepo):
 
 def test_an_empty_audit_trail_is_one_empty_page(irepo):
     assert pages(irepo) == [[]]
+
+
+def test_a_deactivated_actor_loses_its_tokens_once(irepo):
+    from township_shared.events import make_event
+    from township_shared.schemas.dispatch import ActorUpdatedV1
+
+    doc, token = issue(irepo, role="unit", actor="unit:water_station")
+
+    def updated(active, actor="office:wang", township="qingshui"):
+        body = make_event(ActorUpdatedV1, {"kind": "unit", "id": "water_station", "fields_changed": ["active"],
+                                           "active": active}, source="dispatch", township_id=township,
+                          correlation_id=None)
+        return load_event({**body, "actor": actor})
+
+    assert handlers.revoke_tokens_of_inactive_actor(irepo, NOW, updated(True)) == []
+    assert handlers.resolve(irepo, token).actor == "unit:water_station"
+    assert handlers.revoke_tokens_of_inactive_actor(irepo, NOW, updated(False, township="baiyun")) == []
+    revoked = handlers.revoke_tokens_of_inactive_actor(irepo, NOW, updated(False))
+    assert {d["token_id"] for d in revoked} == {doc["token_id"], auth.token_id(token_for("unit:water_station"))}
+    assert {d["revoked_by"] for d in revoked} == {"office:wang"}
+    for gone in (token, token_for("unit:water_station")):
+        with pytest.raises(Unauthorized):
+            handlers.resolve(irepo, gone)
+    assert handlers.revoke_tokens_of_inactive_actor(irepo, NOW, updated(False)) == []  # a redelivery
+    assert handlers.resolve(irepo, token_for("unit:vc_dongpo")).actor == "unit:vc_dongpo"  # only that actor's
