@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 _local = threading.local()  # eventlet makes it greenthread-local: one value per worker
 
@@ -37,6 +37,15 @@ EVENTS_DEAD_LETTERED = Counter("township_events_dead_lettered_total", "Events se
 EVENTS_REQUEUED = Counter("township_events_requeued_total", "Events requeued for a database outage",
                           ["service", "handler"])
 
+# timer duties under a lease (township_shared.lease, decision 81): 1 in the one instance that holds a duty
+LEASE_HELD = Gauge("township_lease_held", "1 where this process holds the duty's lease", ["service", "duty"])
+DUTY_ROUNDS = Counter("township_duty_rounds_total", "Rounds of a timer duty done under its lease",
+                      ["service", "duty"])
+# how long the oldest event pending in a service's outboxes has waited (set by the instance that sweeps them)
+OUTBOX_OLDEST_SECONDS = Gauge("township_outbox_oldest_pending_seconds",
+                              "Age of the oldest event pending in the service's outboxes (0: none)", ["service"])
+ALARMS_FIRED = Counter("township_alarms_fired_total", "Reminders, overdue notices and escalations raised",
+                       ["service", "kind"])
 
 DEFAULT_METRICS_HOST = "127.0.0.1"
 

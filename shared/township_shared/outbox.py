@@ -54,6 +54,12 @@ class Outbox:
             {"outbox": 1, "outbox_rev": 1, "outbox_since": 1},
         ).limit(limit))
 
+    def oldest_pending(self, now: datetime) -> datetime | None:
+        """When the longest-waiting pending event of the collection became pending (None: nothing pending)."""
+        doc = next(iter(self.collection.find({"outbox_since": {"$lte": now}}, {"outbox_since": 1})
+                        .sort("outbox_since", ASCENDING).limit(1)), None)
+        return doc["outbox_since"] if doc else None
+
     def mark_published(self, doc_id: Any, rev: int, event_ids: Iterable[str]) -> None:
         """Clear published events. If events were pushed since ``rev``, keep those pending. If a clear fails,
         the sweep publishes the events again and consumers drop the duplicates.

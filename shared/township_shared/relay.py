@@ -5,7 +5,10 @@ Every event a service publishes was first written into the outbox of the documen
 
 - ``self.events.flush(doc)`` right after a write, from the worker that made it (the common, fast path);
 - a sweep, in a thread of the relay's own every :data:`SWEEP_SECONDS`, for events left pending longer than
-  ``OUTBOX_GRACE_SECONDS`` by a crash or a broker outage between the write and its flush.
+  ``OUTBOX_GRACE_SECONDS`` by a crash or a broker outage between the write and its flush. However many instances
+  of the service run, one sweeps at a time: the one holding the ``outbox_sweep`` lease
+  (:mod:`township_shared.lease`); it also reports the age of the oldest pending event
+  (``township_outbox_oldest_pending_seconds``).
 
 The relay knows the collections whose documents carry outboxes (``EventRelay("cases")``) and reaches them through
 the service's own :class:`~township_shared.mongo.MongoRepository`, so a service declares both once and never
@@ -24,11 +27,14 @@ from nameko.events import EventDispatcher
 
 from . import outbox
 from .clock import utcnow
+from .lease import Lease, holder_of, lease_of, ttl_of
 from .mongo import MongoRepository
+from .observability import OUTBOX_OLDEST_SECONDS
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 1.0
+SWEEP_DUTY = "outbox_sweep"
 
 
 class Relay:
@@ -61,12 +67,16 @@ class EventRelay(EventDispatcher):
             raise ValueError("EventRelay needs the collections whose documents carry outboxes")
         self.collections = collections
         self.outboxes: dict[str, outbox.Outbox] = {}
+        self.lease: Lease | None = None
+        self.sweeps = 0
         self._sweeper = None
         super().__init__(**options)
 
     def setup(self):
         super().setup()
         self.grace = timedelta(seconds=float(self.container.config.get("OUTBOX_GRACE_SECONDS", 5)))
+        self.lease_ttl = ttl_of(self.container.config)
+        self.holder = holder_of(self.container)
 
     def start(self):
         store = next((d for d in self.container.dependencies if isinstance(d, MongoRepository)), None)
@@ -75,10 +85,16 @@ class EventRelay(EventDispatcher):
         self.outboxes = {name: outbox.Outbox(store.database[name]) for name in self.collections}
         for box in self.outboxes.values():
             box.ensure_indexes()
+        self.lease = lease_of(self.container)
         self._sweeper = self.container.spawn_managed_thread(self._sweep_forever, identifier="outbox_sweep")
 
     def stop(self):
         self._kill_sweeper()
+        if self.lease is not None:
+            try:
+                self.lease.release(SWEEP_DUTY, self.holder)
+            except Exception:  # the lease expires by itself
+                log.warning("%s: outbox sweep lease not released", self.container.service_name, exc_info=True)
         super().stop()
 
     def kill(self):
@@ -107,14 +123,26 @@ class EventRelay(EventDispatcher):
         sent = sum(outbox.sweep(box, self.publish, now, self.grace) for box in self.outboxes.values())
         if sent:
             log.info("%s: outbox sweep published %d pending event(s)", self.container.service_name, sent)
+        oldest = [box.oldest_pending(now) for box in self.outboxes.values()]
+        waited = min((since for since in oldest if since is not None), default=None)
+        OUTBOX_OLDEST_SECONDS.labels(self.container.service_name).set(
+            (utcnow() - waited).total_seconds() if waited else 0)
         return sent
+
+    def sweep_if_held(self) -> int | None:
+        """:meth:`sweep` if this instance holds the ``outbox_sweep`` lease (renewing it); None if another does."""
+        if self.lease.acquire(SWEEP_DUTY, self.holder, utcnow(), self.lease_ttl) is None:
+            OUTBOX_OLDEST_SECONDS.labels(self.container.service_name).set(0)  # the holder reports it
+            return None
+        self.sweeps += 1
+        return self.sweep()
 
     def _sweep_forever(self):
         """Never raises: an exception in a managed thread would make nameko kill the whole container."""
         while True:
             eventlet.sleep(SWEEP_SECONDS)
             try:
-                self.sweep()
+                self.sweep_if_held()
             except Exception:  # a database or broker outage: try again at the next round
                 log.warning("%s: outbox sweep failed; retrying in %.0f s", self.container.service_name,
                             SWEEP_SECONDS, exc_info=True)

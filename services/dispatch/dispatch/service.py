@@ -13,7 +13,8 @@ from township_shared.auth import authorized
 from township_shared.errors import EXPECTED, Forbidden, NotFound
 from township_shared.events import load_event
 from township_shared.schemas import dispatch as s
-from township_shared.observability import Metrics
+from township_shared.lease import Duties
+from township_shared.observability import ALARMS_FIRED, Metrics
 from township_shared.relay import EventRelay
 from township_shared.service import Clock, load, rpc
 
@@ -21,6 +22,8 @@ from . import domain, handlers
 from .dependencies import CaseStore, Routing
 
 log = logging.getLogger(__name__)
+
+ALARM_EVENTS = ("task_reminder_due", "task_overdue", "case_escalated")
 
 
 class DispatchService:
@@ -33,6 +36,7 @@ class DispatchService:
     dead_letters = DeadLetterPublisher()
     config = Config()
     metrics = Metrics()
+    duties = Duties()
 
     def _flush(self, case):
         self.events.flush(case, "cases")
@@ -228,6 +232,12 @@ class DispatchService:
     # timers ----------------------------------------------------------------------------------------------------
     @timer(interval=2)
     def chase_deadlines(self):
-        """Reminders before deadlines, overdue notices after them, escalation after the grace."""
+        """Reminders before deadlines, overdue notices after them, escalation after the grace: in the one instance
+        holding the duty's lease (decision 81)."""
+        if not self.duties.hold("chase_deadlines"):
+            return
         for case in handlers.fire_due_alarms(self.repo, self.clock.now(), self.routing.policy):
+            for event in case.get("outbox") or ():
+                if event["type"] in ALARM_EVENTS:
+                    ALARMS_FIRED.labels(self.name, event["type"]).inc()
             self._flush(case)

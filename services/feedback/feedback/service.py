@@ -13,6 +13,7 @@ from township_shared.errors import EXPECTED, NotFound
 from township_shared.events import load_event
 from township_shared.exports import to_csv
 from township_shared.schemas import feedback as s
+from township_shared.lease import Duties
 from township_shared.observability import Metrics
 from township_shared.relay import EventRelay
 from township_shared.service import Clock, load, rpc
@@ -36,6 +37,7 @@ class FeedbackService:
     config = Config()
     metrics = Metrics()
     dispatch = Dispatch()
+    duties = Duties()
 
     def _fold(self, body, event_type):
         """Journal the event (its message is acknowledged once that write is done), then fold what is pending.
@@ -52,7 +54,10 @@ class FeedbackService:
     # assessment figures, folded from events (idempotent by event id, decision 32) --------------------------
     @timer(interval=2)
     def fold_figures(self):
-        """Fold what a failed fold left pending, and finish batches whose fold stopped midway (a crash)."""
+        """Fold what a failed fold left pending, and finish batches whose fold stopped midway (a crash): in the one
+        instance holding the duty's lease (decision 81)."""
+        if not self.duties.hold("fold_figures"):
+            return
         self.figures.recover(self.clock.now)
         self.figures.fold_pending(self.clock.now)
 
