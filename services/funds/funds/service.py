@@ -19,6 +19,7 @@ from township_shared.consumers import DeadLetterPublisher, consumer, event_handl
 from township_shared.errors import EXPECTED
 from township_shared.events import load_event
 from township_shared.observability import Metrics
+from township_shared.lease import Duties
 from township_shared.relay import EventRelay
 from township_shared.schemas import funds as s
 from township_shared.service import Clock, load, rpc
@@ -42,6 +43,7 @@ class FundsService:
     dead_letters = DeadLetterPublisher()
     config = Config()
     metrics = Metrics()
+    duties = Duties()
 
     def _act(self, principal=None):
         return Act(principal.actor if principal is not None else "service:funds", self.clock.now())
@@ -218,7 +220,10 @@ class FundsService:
     # recovery ----------------------------------------------------------------------------------------------------
     @timer(interval=2)
     def recover(self):
-        """Finish allocations, releases and ledger moves a crash interrupted (``handlers.recover``)."""
+        """Finish allocations, releases and ledger moves a crash interrupted (``handlers.recover``): in the one
+        instance holding the duty's lease (decision 81)."""
+        if not self.duties.hold("recover"):
+            return
         grace = timedelta(seconds=float(self.config.get("OUTBOX_GRACE_SECONDS", 5)))
         counts = handlers.recover(self.repo, utcnow(), self.settings.recovery_grace, grace)
         if any(counts.values()):
