@@ -11,6 +11,10 @@
 # share the broker without consuming each other's messages; MONGODB_URI=mongodb://127.0.0.1:<port> starts
 # SecantusDB on that port.
 #
+# `up run` also gives each service of services.toml its own RabbitMQ user in that vhost (township-<service>, password
+# AMQP_PASSWORD_<SERVICE>, a development default if unset; decision 50), through the management API as AMQP_URI's
+# user: idempotent, passwords updated. A RabbitMQ this script starts has its management API on 127.0.0.1 only.
+#
 # Set AMQP_URI / MONGODB_URI to use servers of your own: then nothing is started for that server, it is only
 # checked to answer.
 set -euo pipefail
@@ -53,13 +57,16 @@ rabbit_up() {
   if [[ ${AMQP_URI:-} =~ @(127\.0\.0\.1|localhost)(:5672)?/([^/?]+) ]]; then vhost=${BASH_REMATCH[3]}; fi
   if ! port_open 127.0.0.1 5672; then
     command -v rabbitmq-server >/dev/null || fail "RabbitMQ is not running on 127.0.0.1:5672 and rabbitmq-server is not installed (apt-get install rabbitmq-server, or set AMQP_URI)"
-    say "starting RabbitMQ (rabbitmq-server -detached)"
-    rabbitmq-server -detached >/dev/null 2>&1 || true
+    say "starting RabbitMQ (rabbitmq-server -detached), management on 127.0.0.1 only"
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:-} $MANAGEMENT_ON_LOOPBACK" \
+      rabbitmq-server -detached >/dev/null 2>&1 || true
     echo rabbitmq >>"$started"
     wait_port 127.0.0.1 5672 90 || fail "RabbitMQ did not open 127.0.0.1:5672 within 90 s; see /var/log/rabbitmq/"
   fi
   if ! port_open 127.0.0.1 15672; then
-    say "enabling rabbitmq_management (nameko's test fixtures use its HTTP API)"
+    say "enabling rabbitmq_management on 127.0.0.1 (the gateway and nameko's test fixtures use its HTTP API)"
+    rabbitmqctl eval 'application:set_env(rabbitmq_management, tcp_config, [{ip, "127.0.0.1"}, {port, 15672}]).' \
+      >/dev/null 2>&1 || true
     rabbitmq-plugins enable rabbitmq_management >/dev/null || fail "could not enable rabbitmq_management"
     wait_port 127.0.0.1 15672 60 || fail "RabbitMQ management API did not open 127.0.0.1:15672 within 60 s"
   fi
@@ -71,6 +78,19 @@ rabbit_up() {
     fi
   fi
   say "RabbitMQ answers on 127.0.0.1:5672 (management on :15672)"
+  management_reachable_from_outside && say "WARNING: RabbitMQ's management API also answers on $outside:15672, \
+beyond this host (a broker this script did not start); bind it to this host with 'management.tcp.ip = 127.0.0.1' \
+in /etc/rabbitmq/rabbitmq.conf and restart RabbitMQ" || true
+  if [ "$mode" = run ]; then
+    PYTHONWARNINGS=ignore "$VENV/bin/python" -m township_shared.bus provision \
+      || fail "could not give the services their RabbitMQ users (python -m township_shared.bus provision)"
+  fi
+}
+
+MANAGEMENT_ON_LOOPBACK='-rabbitmq_management tcp_config [{ip,"127.0.0.1"},{port,15672}]'
+management_reachable_from_outside() {  # true if :15672 answers on an address of this host that is not loopback
+  outside=$(hostname -I 2>/dev/null | awk '{print $1}')
+  [ -n "$outside" ] && port_open "$outside" 15672
 }
 
 mongo_up() {

@@ -54,9 +54,24 @@ dead_letter_exchange = Exchange(DEAD_LETTERS, type="fanout", durable=True)
 dead_letter_queue = Queue(DEAD_LETTERS, exchange=dead_letter_exchange, durable=True)
 
 
+def _dead_letter_entities(config) -> list:
+    """What a service declares before it publishes a dead letter: the exchange and queue, unless the broker's
+    administrator declared them (``bus.declared_by_administrator``: the service's user may not, decision 50)."""
+    from .bus import declared_by_administrator
+
+    return [] if declared_by_administrator(config) else [dead_letter_queue]
+
+
+class _DeadLetterPublisher(Publisher):
+    def setup(self):
+        self.declare = _dead_letter_entities(self.container.config)
+        super().setup()
+
+
 def DeadLetterPublisher() -> Publisher:
-    """A publisher onto the dead-letter queue (declared on start, persistent, with confirms)."""
-    return Publisher(queue=dead_letter_queue)
+    """A publisher onto the dead-letter queue (persistent, with confirms; declared on start unless the
+    administrator declared it)."""
+    return _DeadLetterPublisher(exchange=dead_letter_exchange)
 
 
 def letter_id(service: str, handler: str, body: Any) -> str:
@@ -191,7 +206,8 @@ class DeadLetteringQueueConsumer(ResilientQueueConsumer):
         log.warning("%s.%s got an undecodable message (%s); sent to %s", self.container.service_name, handler, exc,
                     DEAD_LETTERS)
         AmqpPublisher(self.container.config[AMQP_URI_CONFIG_KEY], serializer="json").publish(
-            record, exchange=dead_letter_exchange, routing_key=DEAD_LETTERS, declare=[dead_letter_queue])
+            record, exchange=dead_letter_exchange, routing_key=DEAD_LETTERS,
+            declare=_dead_letter_entities(self.container.config))
         EVENTS_DEAD_LETTERED.labels(self.container.service_name, handler).inc()
         message.ack()
 

@@ -7,12 +7,14 @@ import logging
 from typing import Any, Callable
 
 import eventlet
+from kombu import Exchange
 from marshmallow import Schema, ValidationError
 from nameko import rpc as nameko_rpc
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc as NamekoRpc
 
+from .bus import declared_by_administrator
 from .clock import SystemClock
 from .consumers import ResilientQueueConsumer
 from .errors import (BROKER_UNAVAILABLE, DATABASE_UNAVAILABLE, Unavailable, ValidationFailed, flatten_messages,
@@ -34,6 +36,24 @@ def load(schema: Schema, data: Any) -> Any:
         raise ValidationFailed(flatten_messages(exc.messages)) from None
 
 
+def _bind_only(queue) -> None:
+    """Make ``queue`` bind to its exchange without declaring it: the administrator declared ``nameko-rpc`` and the
+    service's user may not (decision 50)."""
+    exchange = queue.exchange
+    queue.exchange = Exchange(exchange.name, type=exchange.type, durable=exchange.durable,
+                              auto_delete=exchange.auto_delete, no_declare=True)
+
+
+class RpcConsumer(nameko_rpc.RpcConsumer):
+    """nameko's consumer of a service's RPC queue, which binds to ``nameko-rpc`` without declaring it in a service
+    of ``services.toml`` (``bus.declared_by_administrator``)."""
+
+    def setup(self):
+        super().setup()
+        if declared_by_administrator(self.container.config):
+            _bind_only(self.queue)
+
+
 class Rpc(NamekoRpc):
     """nameko's ``@rpc``, except that a reply RabbitMQ cannot take does not kill the service.
 
@@ -46,7 +66,10 @@ class Rpc(NamekoRpc):
     ``RPC_TIMEOUT_SECONDS`` and the client retries).
 
     Its setup also makes nameko log the expected exceptions (``expected_exceptions``) of every entrypoint in one
-    short line instead of a traceback (:class:`~township_shared.errors.ExpectedErrorLogFilter`)."""
+    short line instead of a traceback (:class:`~township_shared.errors.ExpectedErrorLogFilter`). Its queue binds
+    to ``nameko-rpc`` without declaring it (:class:`RpcConsumer`)."""
+
+    rpc_consumer = RpcConsumer()
 
     def setup(self):
         install_expected_error_log_filter()
@@ -70,9 +93,15 @@ rpc = Rpc.decorator
 
 class ReplyListener(nameko_rpc.ReplyListener):
     """nameko's listener for RPC replies on a :class:`~township_shared.consumers.ResilientQueueConsumer` (an
-    acknowledgement the broker cannot take is logged, not raised into the container)."""
+    acknowledgement the broker cannot take is logged, not raised into the container: a RabbitMQ restart made nameko
+    kill the container for it), binding to ``nameko-rpc`` without declaring it in a service of ``services.toml``."""
 
     queue_consumer = ResilientQueueConsumer()
+
+    def setup(self):
+        super().setup()
+        if declared_by_administrator(self.container.config):
+            _bind_only(self.queue)
 
 
 class RpcProxy(nameko_rpc.RpcProxy):

@@ -68,9 +68,32 @@ def demo(mongo_client, db_prefix):
 NO_SUBMISSION_LIMITS = {"RATE_LIMIT_PER_ADDRESS": 0, "RATE_LIMIT_PER_PHONE": 0}
 
 
+@pytest.fixture(scope="session")
+def bus_admin(request):
+    """RabbitMQ's management API as the test broker's administrator; the services' users exist (decision 50)."""
+    from .bus import Admin, provision_users
+
+    admin = Admin(request.config.getoption("RABBIT_API_URI"))
+    provision_users(admin)
+    return admin
+
+
+@pytest.fixture
+def rabbit_config(rabbit_config, bus_admin):
+    """nameko's vhost of this test, in which every service of ``services.toml`` has its user's permissions and the
+    exchanges are declared (``township_shared.bus.provision_vhost``), as on a real broker."""
+    from .bus import provision_vhost
+
+    provision_vhost(bus_admin, rabbit_config["vhost"])
+    return rabbit_config
+
+
 @pytest.fixture
 def service_config(rabbit_config, web_config, mongo_uri, db_prefix) -> dict[str, Any]:
+    """What ``nameko run --config config.yaml`` would give a service in this test: each service of
+    ``services.toml`` connects to this test's vhost as its own broker user (``SERVICE_CONTAINER_CLS``)."""
     return {
+        "SERVICE_CONTAINER_CLS": "township_shared.bus.ServiceContainer",
         **rabbit_config,
         **web_config,
         "MONGODB_URI": mongo_uri,

@@ -3,31 +3,18 @@ proxy to the services."""
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import requests
 from kombu import Connection
-from nameko import rpc as nameko_rpc
 from nameko.extensions import DependencyProvider
 
-from township_shared.consumers import ResilientQueueConsumer
 from township_shared.mongo import DEFAULT_URI, make_client, ping
+from township_shared.service import RpcProxy
+
+__all__ = ["Broker", "HealthProbe", "RpcProxy"]
 
 DEAD_LETTER_SCAN = 2000  # letters read per listing (a few KB each): enough for a township's office to see its own
-
-
-class ReplyListener(nameko_rpc.ReplyListener):
-    """nameko's listener for RPC replies on a :class:`ResilientQueueConsumer`: when RabbitMQ goes away,
-    acknowledging a reply in the consumer's thread raises, and nameko killed the gateway for it (full chaos run 10:
-    two kills, 412 answers "restarting"). The reply is in hand and still goes to its caller."""
-
-    queue_consumer = ResilientQueueConsumer()
-
-
-class RpcProxy(nameko_rpc.RpcProxy):
-    """nameko's ``RpcProxy`` on :class:`ReplyListener`."""
-
-    rpc_reply_listener = ReplyListener()
 
 
 class HealthProbe(DependencyProvider):
@@ -57,17 +44,24 @@ class HealthProbe(DependencyProvider):
 
 
 class Broker(DependencyProvider):
-    """Reads RabbitMQ through its management API: the dead-letter queue (peeked, never consumed) and queue depths."""
+    """Reads RabbitMQ through its management API: the dead-letter queue (peeked, never consumed) and queue depths.
+    It signs in as ``RABBIT_API_URI``'s user if the URI names one, else as the gateway's own broker user (decision
+    50), which ``township_shared.bus`` tags ``management`` and lets read the dead-letter queue because of
+    ``reads_dead_letters``."""
+
+    reads_dead_letters = True
 
     def setup(self):
         config = self.container.config
-        self.api = config.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672").rstrip("/")
-        self.vhost = quote(urlparse(config["AMQP_URI"]).path.lstrip("/") or "/", safe="")
+        self.api = config.get("RABBIT_API_URI", "http://127.0.0.1:15672").rstrip("/")
+        self.amqp = urlparse(config["AMQP_URI"])
+        self.vhost = quote(self.amqp.path.lstrip("/") or "/", safe="")
 
     def _url(self, path: str) -> tuple[str, tuple[str, str]]:
         parts = urlparse(self.api)
         base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}"
-        return f"{base}/api/{path}", (parts.username or "guest", parts.password or "guest")
+        who = parts if parts.username else self.amqp
+        return f"{base}/api/{path}", (unquote(who.username or "guest"), unquote(who.password or "guest"))
 
     def dead_letters(self, township_id: str, limit: int) -> dict:
         """Up to ``limit`` dead letters of ``township_id``, oldest first, left in the queue (ack_requeue_true).
