@@ -223,11 +223,15 @@ def grants() -> tuple[Grant, ...]:
 
 def exchanges() -> list[dict[str, Any]]:
     """The exchanges an administrator declares (the services bind to them without declaring them), exactly as nameko
-    and ``township_shared.consumers`` would: every service's event exchange, the RPC exchange, the dead letters."""
+    and ``township_shared.consumers`` would: every service's event exchange and that of every service one consumes
+    (a publisher not built yet, e.g. ``meetings``), the RPC exchange, the dead letters."""
     from .registry import services
 
     topic = {"type": "topic", "durable": True, "auto_delete": False, "internal": False, "arguments": {}}
-    found = [{"name": event_exchange(spec.name), **topic} for spec in services()]
+    sources = {spec.name for spec in services()}
+    for g in grants():
+        sources |= {exchange[:-len(".events")] for exchange in g.topics if exchange.endswith(".events")}
+    found = [{"name": event_exchange(source), **topic} for source in sorted(sources)]
     found.append({"name": RPC_EXCHANGE, **topic})
     found.append({"name": DEAD_LETTERS, "type": "fanout", "durable": True, "auto_delete": False, "internal": False,
                   "arguments": {}})
