@@ -84,6 +84,13 @@ class Unavailable(Exception):
     put back and handled again later, like a database outage (decision 51)."""
 
 
+class ServiceUnavailable(ServiceError):
+    """A service the request needs could not answer now (down, restarting, too slow): retry in a moment."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"
@@ -106,7 +113,7 @@ class TooManyRequests(ServiceError):
 
 
 EXPECTED = (ValidationFailed, Unauthorized, Forbidden, NotFound, Conflict, Gone, PayloadTooLarge,
-            UnsupportedMediaType, TooManyRequests, ServiceError)
+            UnsupportedMediaType, TooManyRequests, ServiceUnavailable, ServiceError)
 _BY_NAME = {cls.__name__: cls for cls in EXPECTED}
 
 

@@ -439,3 +439,22 @@ def as_actor(actor: str, township: str | None = "qingshui") -> dict[str, str]:
     """Request headers that make a request act as ``actor`` of ``township`` (its demo token); ``office`` is the
     township's demo office clerk."""
     return {"Authorization": f"Bearer {token_for(OFFICE_ACTOR if actor == 'office' else actor, township)}"}
+
+
+def approved_project(http_base: str, organisation: str = "social_org:so_sunshine_elderly", village: str = "dongpo",
+                     milestones: tuple[str, ...] = ("first month",), township: str = "qingshui",
+                     requested_fen: int = 3_000_000) -> str:
+    """The id of a funds project ``organisation`` proposed in ``village`` with ``milestones`` (20% each) and the
+    office approved, through the HTTP API: what a completion report must name (decision 66)."""
+    import requests
+
+    body = {"title": "长者助餐", "village": village, "category": "elderly_care", "requested_fen": requested_fen,
+            "milestones": [{"name": name, "share_percent": 20, "due": "2026-12-31"} for name in milestones]}
+    proposed = requests.post(f"{http_base}/api/v1/projects", json=body, headers=as_actor(organisation, township),
+                             timeout=15)
+    assert proposed.status_code == 201, proposed.text
+    project_id = proposed.json()["id"]
+    approved = requests.post(f"{http_base}/api/v1/projects/{project_id}/review", json={"decision": "approve"},
+                             headers=as_actor("office", township), timeout=15)
+    assert approved.status_code == 200, approved.text
+    return project_id

@@ -15,6 +15,7 @@ from township_shared.schemas.demands import DemandReceivedV1
 from township_shared.schemas.dispatch import (ActorUpdatedV1, CaseReopenedV1, CaseRoutedV1, CaseStatusChangedV1,
                                               TaskAssignedV1, TaskCompletedV1)
 from township_shared.schemas.feedback import CallbackConcludedV1, MilestoneVerifiedV1, ProjectCompletedV1
+from township_shared.schemas.funds import ProjectApprovedV1
 from township_shared.schemas.meetings import MeetingDecisionMadeV1
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,13 @@ VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
                                        "reason": "r", "funding": {"approved_fen": 1000}},
                source="meetings", township_id="qingshui", correlation_id="pfuzz"),
     make_event(ActorUpdatedV1, {"kind": "unit", "id": "water_station", "fields_changed": ["active"],
-                                "active": False}, source="dispatch", township_id="qingshui", correlation_id=None)]
+                                "active": False}, source="dispatch", township_id="qingshui", correlation_id=None),
+    make_event(ProjectApprovedV1, {"project_id": "pfuzz", "village": "dongpo",
+                                   "proposer": {"kind": "social_org", "id": "so"}, "title": "t",
+                                   "approved_fen": 10_000, "advance_percent": 30,
+                                   "milestones": [{"name": "m1", "share_percent": 40, "due": NOW.date()}],
+                                   "decided_by": "office:clerk", "reason": None},
+               source="funds", township_id="qingshui", correlation_id="pfuzz")]
 
 
 def mutated_envelopes(values):
@@ -129,7 +136,8 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_re
             (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
             (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event"),
             (funds, "pay_milestone"), (funds, "pay_completion"), (funds, "follow_meeting_decision"),
-            (identity, "revoke_tokens_of_inactive_actor")]
+            (identity, "revoke_tokens_of_inactive_actor"),
+            (feedback, "learn_project")]
 
 
 @pytest.fixture

@@ -48,11 +48,12 @@ def test_the_makefile_installs_every_listed_package():
 
 
 def _dependencies(cls):
-    return {name: value for name, value in vars(cls).items() if isinstance(value, DependencyProvider)}
+    return {name: value for klass in reversed(cls.__mro__) for name, value in vars(klass).items()
+            if isinstance(value, DependencyProvider)}
 
 
 def _entrypoints(cls):
-    for name, value in vars(cls).items():
+    for name, value in {n: v for klass in reversed(cls.__mro__) for n, v in vars(klass).items()}.items():
         for entrypoint in getattr(value, ENTRYPOINT_EXTENSIONS_ATTR, ()):
             yield name, entrypoint
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from township_shared.events import load_event
-from township_shared.testing import as_actor, wait_for
+from township_shared.testing import approved_project, as_actor, wait_for
 
 pytestmark = pytest.mark.integration
 OFFICE = as_actor("office")
@@ -132,12 +132,21 @@ def test_completion_reports_are_verified_or_rejected(stack, http_base, event_lis
     base = http_base
     listener = event_listener("feedback", "milestone_verified")
     org = as_actor("social_org:so_sunshine_elderly")
-    report = {"project": "elderly_meals_2026", "village": "dongpo", "kind": "milestone", "milestone": "第一季度",
+    project = approved_project(base, milestones=("第一季度",))
+    report = {"project": project, "village": "dongpo", "kind": "milestone", "milestone": "第一季度",
               "text": "为独居老人送餐", "people_served": 42, "hours": 310.5,
               "evidence_urls": ["https://example.org/photos/q1.jpg"]}
     assert requests.post(f"{base}/api/v1/reports", json=report, headers=UNIT, timeout=10).status_code == 403
     bad = requests.post(f"{base}/api/v1/reports", json={**report, "evidence_urls": []}, headers=org, timeout=10)
     assert bad.status_code == 400 and "evidence_urls" in bad.json()["fields"]
+    # a report names an approved funds project of the organisation, one of its milestones, in its village
+    for wrong, field in (({"project": "no-such-project"}, "project"), ({"milestone": "第二季度"}, "milestone"),
+                         ({"village": "xihe"}, "village")):
+        refused = requests.post(f"{base}/api/v1/reports", json={**report, **wrong}, headers=org, timeout=10)
+        assert refused.status_code == 400 and field in refused.json()["fields"], refused.text
+    elsewhere = requests.post(f"{base}/api/v1/reports", json=report, headers=as_actor("social_org:so_handy_repairs"),
+                              timeout=10)
+    assert elsewhere.status_code == 400 and "project" in elsewhere.json()["fields"]
     created = requests.post(f"{base}/api/v1/reports", json=report, headers=org, timeout=10)
     assert created.status_code == 201
     rid = created.json()["id"]

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from township_shared.auth import ROLES
-from township_shared.testing import as_actor, wait_for
+from township_shared.testing import approved_project, as_actor, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -54,21 +54,24 @@ def world(stack, http_base):
     case = submit("qingshui", DEMAND)
     task = wait_for(lambda: requests.get(f"{http_base}/api/v1/tasks", headers=headers("unit"),
                                          timeout=10).json()["items"])[0]
-    report = requests.post(f"{http_base}/api/v1/reports", json={**REPORT, "village": "dongpo"},
+    project = approved_project(http_base)
+    report = requests.post(f"{http_base}/api/v1/reports", json={**REPORT, "project": project, "village": "dongpo"},
                            headers=headers("social_org"), timeout=10)
     assert report.status_code == 201, report.text
-    far = requests.post(f"{http_base}/api/v1/reports", json={**REPORT, "village": "zhenjie"},
+    far_project = approved_project(http_base, "social_org:so_heshun_mediation", "zhenjie")
+    far = requests.post(f"{http_base}/api/v1/reports", json={**REPORT, "project": far_project, "village": "zhenjie"},
                         headers=as_actor("social_org:so_heshun_mediation"), timeout=10)
     assert far.status_code == 201, far.text
     other = submit("baiyun", {**DEMAND, "reporter": {**DEMAND["reporter"], "village": "yunfeng"},
                               "village": "yunfeng"})
-    return {"case": case, "task": task, "report": report.json(), "far_report": far.json(), "baiyun": other}
+    return {"case": case, "task": task, "report": report.json(), "far_report": far.json(), "baiyun": other,
+            "project": project}
 
 
 def fill(path, world):
     values = {"case_id": world["case"]["id"], "task_id": world["task"]["id"], "report_id": world["report"]["id"],
               "kind": "unit", "actor_id": "agri_centre", "callback_id": "cb_unknown", "token": "unknown-link",
-              "token_id": "0" * 16}
+              "token_id": "0" * 16, "code": "venture-2026", "project_id": world["project"], "entry_id": "e_unknown"}
     if path.startswith("/api/v1/demands/"):
         values["case_id"] = world["case"]["case_number"]
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
@@ -125,6 +128,12 @@ def test_no_role_reaches_another_townships_or_another_actors_things(world, http_
     assert get(f"/api/v1/reports/{far_id}", headers("supervision")).status_code == 404
     assert post(f"/api/v1/reports/{far_id}/review", headers("supervision"),
                 {"verified": True, "reason": "看过"}).status_code == 404
+    # another organisation's or township's project; a supervision group outside its villages
+    project = world["project"]
+    assert get(f"/api/v1/projects/{project}", as_actor("social_org:so_handy_repairs")).status_code == 404
+    assert get(f"/api/v1/projects/{project}", as_actor("office", "baiyun")).status_code == 404
+    assert get(f"/api/v1/projects/{project}", headers("social_org")).json()["linked_cases"] == []
+    assert "linked_cases" not in get(f"/api/v1/projects/{project}", {}).json()
     mine = get("/api/v1/reports", headers("social_org")).json()["items"]
     assert [r["id"] for r in mine] == [report_id]
     seen = get("/api/v1/reports", headers("supervision")).json()["items"]
@@ -139,7 +148,8 @@ def test_a_supervision_group_never_reviews_its_own_organisations_report(stack, h
         "organisation": "social_org:so_sunshine_elderly"})
     assert issued.status_code == 201, issued.text
     watch = {"Authorization": f"Bearer {issued.json()['token']}"}
-    res = requests.post(f"{http_base}/api/v1/reports", json={**REPORT, "village": "dongpo"},
+    project = approved_project(http_base)
+    res = requests.post(f"{http_base}/api/v1/reports", json={**REPORT, "project": project, "village": "dongpo"},
                         headers=headers("social_org"), timeout=10)
     report_id = res.json()["id"]
     assert requests.get(f"{http_base}/api/v1/reports/{report_id}", headers=watch, timeout=10).status_code == 200

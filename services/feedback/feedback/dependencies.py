@@ -53,6 +53,33 @@ class Dispatch(RpcProxy):
         return DispatchTasks(super().get_dependency(worker_ctx), self.timeout, self.key)
 
 
+class FundsProjects:
+    """What a worker gets from :class:`Funds`: ``project_facts(township_id, project_id)``, the project as funds has
+    it or None; raises ``Unavailable`` when funds cannot answer now. Tests hand the handlers a fake."""
+
+    def __init__(self, proxy, timeout: float, key: str):
+        self._proxy, self._timeout, self._key = proxy, timeout, key
+
+    def project_facts(self, township_id: str, project_id: str) -> dict[str, Any] | None:
+        principal = sign(service_principal("feedback", township_id), self._key)
+        return ask("funds", lambda: self._proxy.project_facts(principal, project_id), self._timeout)
+
+
+class Funds(RpcProxy):
+    """RPC to funds, for a project a report names that feedback has not heard of yet (decision 66)."""
+
+    def __init__(self, timeout: float = ASK_TIMEOUT_SECONDS):
+        super().__init__("funds")
+        self.timeout = timeout
+
+    def setup(self):
+        super().setup()
+        self.key = self.container.config.get("PRINCIPAL_KEY") or DEFAULT_PRINCIPAL_KEY
+
+    def get_dependency(self, worker_ctx):
+        return FundsProjects(super().get_dependency(worker_ctx), self.timeout, self.key)
+
+
 class Settings(DependencyProvider):
     """Callback attempts and link lifetime, hotspot rule and the local timezone that decides which day an event counts in."""
 

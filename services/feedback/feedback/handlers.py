@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 from township_shared import store
 from township_shared.auth import Principal
-from township_shared.errors import Forbidden, Gone, NotFound, Refused
+from township_shared.errors import Forbidden, Gone, NotFound, Refused, ValidationFailed
 from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.schemas.feedback import HotspotDetectedV1, ReportSubmittedV1
 
@@ -27,6 +27,12 @@ class TaskAuthority(Protocol):
     """Dispatch, as far as feedback asks it (``dependencies.DispatchTasks``; a fake in tests)."""
 
     def task_facts(self, township_id: str, case_id: str, task_id: str) -> dict[str, Any] | None: ...
+
+
+class ProjectAuthority(Protocol):
+    """Funds, as far as feedback asks it (``dependencies.FundsProjects``; a fake in tests)."""
+
+    def project_facts(self, township_id: str, project_id: str) -> dict[str, Any] | None: ...
 
 
 # ---- what an event names must exist (decisions 51, 52) -----------------------------------------------------------
@@ -172,7 +178,43 @@ def resident_answer(repo, now, token, answer, lifetime: timedelta) -> dict[str, 
 
 
 # ---- completion reports ------------------------------------------------------------------------------------------
-def submit_report(repo, now, township_id, organisation_key, report) -> dict[str, Any]:
+REPORTABLE = ("approved", "completed", "closed")  # funds statuses of a project that was approved
+
+
+def note_project(repo: FeedbackRepository, event: Event) -> None:
+    """Funds approved a project: reports may name it (decision 66)."""
+    p = event.payload
+    repo.remember_project(event.township_id, {"project_id": p["project_id"], "proposer": p["proposer"],
+                                              "village": p["village"],
+                                              "milestones": [m["name"] for m in p["milestones"]]})
+
+
+def check_project(repo: FeedbackRepository, funds: ProjectAuthority, township_id: str, organisation_key: str,
+                  report: Mapping[str, Any]) -> dict[str, Any]:
+    """The approved funds project a report names, which must be the reporting organisation's, with the milestone
+    it names and in the village it names (decision 66). Feedback keeps the projects funds announced approved and
+    asks funds about one it has not heard of; ``Unavailable`` when funds cannot answer now."""
+    project = repo.known_project(township_id, report["project"])
+    if project is None:
+        facts = funds.project_facts(township_id, report["project"])
+        if facts is not None and facts["status"] in REPORTABLE:
+            project = repo.remember_project(township_id, facts)
+    if project is None or project["proposer_key"] != organisation_key:
+        raise ValidationFailed({"project": [f"no approved project {report['project']!r} of yours in this "
+                                            "township"]})
+    if report["kind"] == "milestone" and report["milestone"] not in project["milestones"]:
+        raise ValidationFailed({"milestone": ["not a milestone of the project: "
+                                              + ", ".join(project["milestones"]) if project["milestones"]
+                                              else "the project has no milestones: report its completion"]})
+    if report.get("village") not in (None, project["village"]):
+        raise ValidationFailed({"village": [f"the project is in {project['village']!r}"]})
+    return project
+
+
+def submit_report(repo, now, township_id, organisation_key, report, project=None) -> dict[str, Any]:
+    """Store a report (on ``project``, checked by :func:`check_project`: its village is the report's)."""
+    if project is not None:
+        report = {**report, "village": project["village"]}
     kind, _, ident = organisation_key.partition(":")
     doc = {"_id": uuid.uuid4().hex, "township_id": township_id, "organisation": {"kind": kind, "id": ident},
            "organisation_key": organisation_key, "status": "submitted", "submitted_at": now,

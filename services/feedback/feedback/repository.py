@@ -24,6 +24,7 @@ class FeedbackRepository:
         self.reports = db["reports"]
         self.hotspots = db["hotspots"]
         self.tasks = db["tasks"]
+        self.projects = db["projects"]
 
     def ensure_indexes(self) -> None:
         self.callbacks.create_index([("township_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)],
@@ -69,6 +70,23 @@ class FeedbackRepository:
         try:
             self.tasks.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
         except DuplicateKeyError:  # a concurrent first sighting of the same task inserted it
+            pass
+        return doc
+
+    # funds projects that reports may name (decision 66) -----------------------------------------------------------
+    def known_project(self, township_id: str, project_id: str) -> dict[str, Any] | None:
+        return self.projects.find_one({"_id": f"{township_id}:{project_id}"})
+
+    def remember_project(self, township_id: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """Keep what funds said of an approved project: its proposer, village and milestone names, which never
+        change once it is approved (idempotent)."""
+        proposer = facts["proposer"]
+        doc = {"_id": f"{township_id}:{facts['project_id']}", "township_id": township_id,
+               "project_id": facts["project_id"], "proposer_key": f"{proposer['kind']}:{proposer['id']}",
+               "village": facts["village"], "milestones": list(facts["milestones"])}
+        try:
+            self.projects.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+        except DuplicateKeyError:
             pass
         return doc
 

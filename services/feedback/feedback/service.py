@@ -9,7 +9,7 @@ from nameko.timer import timer
 
 from township_shared.auth import EVERYONE, authorized
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
-from township_shared.errors import EXPECTED, NotFound
+from township_shared.errors import EXPECTED, NotFound, ServiceUnavailable, Unavailable
 from township_shared.events import load_event
 from township_shared.exports import to_csv
 from township_shared.schemas import feedback as s
@@ -19,7 +19,7 @@ from township_shared.relay import EventRelay
 from township_shared.service import Clock, load, rpc
 
 from . import handlers
-from .dependencies import Dispatch, FeedbackStore, FiguresStore, Settings
+from .dependencies import Dispatch, FeedbackStore, FiguresStore, Funds, Settings
 from .repository import OUTBOX_COLLECTIONS
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class FeedbackService:
     metrics = Metrics()
     dispatch = Dispatch()
     duties = Duties()
+    funds = Funds()
 
     def _fold(self, body, event_type):
         """Journal the event (its message is acknowledged once that write is done), then fold what is pending.
@@ -104,6 +105,12 @@ class FeedbackService:
                                    self.settings.hotspot_window)
         self.events.flush(doc, "hotspots")
 
+    @event_handler("funds", "project_approved", requeue_on_error=True)
+    @consumer
+    def learn_project(self, body):
+        """An approved funds project: its organisation may report on it (decision 66)."""
+        handlers.note_project(self.repo, load_event(body, "project_approved"))
+
     # callbacks -----------------------------------------------------------------------------------------------
     def _callback_view(self, cb):
         return s.CallbackViewSchema().dump(cb)
@@ -160,8 +167,13 @@ class FeedbackService:
     @authorized("social_org")
     def submit_report(self, principal, body):
         """A registered social organisation (its token was issued for a registered actor) reports."""
+        report = load(s.ReportSchema(), body)
+        try:
+            project = handlers.check_project(self.repo, self.funds, principal.township_id, principal.actor, report)
+        except Unavailable as exc:
+            raise ServiceUnavailable(f"cannot check the project now ({exc}); retry") from None
         report = handlers.submit_report(self.repo, self.clock.now(), principal.township_id, principal.actor,
-                                        load(s.ReportSchema(), body))
+                                        report, project)
         self.events.flush(report, "reports")
         return s.ReportViewSchema().dump(report)
 

@@ -16,7 +16,7 @@ from nameko.timer import timer
 from township_shared.auth import authorized
 from township_shared.clock import utcnow
 from township_shared.consumers import DeadLetterPublisher, consumer, event_handler
-from township_shared.errors import EXPECTED
+from township_shared.errors import EXPECTED, Forbidden, NotFound
 from township_shared.events import load_event
 from township_shared.observability import Metrics
 from township_shared.lease import Duties
@@ -117,6 +117,19 @@ class FundsService:
         return self._project(project, seen_as)
 
     @rpc(expected_exceptions=EXPECTED)
+    @authorized("public")
+    def project_facts(self, principal, project_id):
+        """For a service checking a reference to a project (feedback, before it accepts a report: decision 66),
+        with its signed service principal of the township: the project's status, proposer, village and milestone
+        names; NotFound when funds has no such project in the township."""
+        if not principal.actor.startswith("service:"):
+            raise Forbidden("only a service asks for the facts of a project")
+        project = self.repo.get_project(principal.township_id, project_id) if isinstance(project_id, str) else None
+        if project is None:
+            raise NotFound(f"no project {project_id!r}")
+        return s.ProjectFactsSchema().dump(project)
+
+    @rpc(expected_exceptions=EXPECTED)
     @authorized("office")
     def review_project(self, principal, project_id, body):
         project = handlers.review(self.repo, self._act(principal), principal.township_id, project_id,
@@ -191,8 +204,10 @@ class FundsService:
 
     @rpc(expected_exceptions=EXPECTED)
     @authorized("office")
-    def list_distributions(self, principal, village=None):
-        return s.DistributionViewSchema(many=True).dump(self.repo.list_distributions(principal.township_id, village))
+    def list_distributions(self, principal, query):
+        q = load(s.DistributionQuerySchema(), query)
+        return s.DistributionViewSchema(many=True).dump(
+            self.repo.list_distributions(principal.township_id, q.get("village"), q["limit"]))
 
     # events ------------------------------------------------------------------------------------------------------
     @event_handler("feedback", "milestone_verified", requeue_on_error=True)

@@ -129,14 +129,20 @@ def undocumented(reason: str) -> Callable[[Callable], Callable]:
 
 
 def http_routes(service_cls: type) -> Iterator[tuple[str, Any, Callable]]:
-    """``(attribute name, entrypoint, function)`` of every nameko HTTP entrypoint of ``service_cls``, in order."""
+    """``(attribute name, entrypoint, function)`` of every nameko HTTP entrypoint of ``service_cls``, in order: its
+    own, then those of the classes it inherits routes from (``gateway/funds_routes.py``), as nameko runs them."""
     from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
     from nameko.web.handlers import HttpRequestHandler
 
-    for name, fn in vars(service_cls).items():
-        for entrypoint in getattr(fn, ENTRYPOINT_EXTENSIONS_ATTR, ()):
-            if isinstance(entrypoint, HttpRequestHandler):
-                yield name, entrypoint, fn
+    seen: set[str] = set()
+    for cls in service_cls.__mro__:
+        for name, fn in vars(cls).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            for entrypoint in getattr(fn, ENTRYPOINT_EXTENSIONS_ATTR, ()):
+                if isinstance(entrypoint, HttpRequestHandler):
+                    yield name, entrypoint, fn
 
 
 def openapi_path(url: str, fixed: Mapping[str, str]) -> tuple[str, list[str]]:

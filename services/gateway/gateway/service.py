@@ -29,6 +29,7 @@ from township_shared.service import load
 from . import openapi
 from .openapi import CASE_SECRET, IDEMPOTENCY, TOWNSHIP, Operation, items, operation, operations, query, undocumented
 from .dependencies import Broker, HealthProbe, RpcProxy
+from . import funds_routes
 from .security import client_of, metrics_guard
 from .http import (api, bearer_token, http, json_response, query_args, read_json,
                    read_json_or_empty)
@@ -62,7 +63,7 @@ class PrincipalViewSchema(Schema):
     organisation = fields.String(allow_none=True)
 
 
-class GatewayService:
+class GatewayService(funds_routes.FundsRoutes):
     name = "gateway"
 
     config = Config()

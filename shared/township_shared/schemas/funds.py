@@ -233,6 +233,20 @@ class ProjectViewSchema(ProjectPublicViewSchema):
     threshold_fen = Fen(allow_none=True, metadata={"description": "above it, the joint meeting decides"})
 
 
+class ProjectFactsSchema(StrictSchema):
+    """What a service checking a reference to a project learns of it (feedback, before it accepts a report:
+    decision 66)."""
+
+    project_id = fields.String(attribute="_id")
+    status = fields.String()
+    proposer = fields.Nested(ProposerSchema)
+    village = fields.String()
+    milestones = fields.Method("_milestone_names")
+
+    def _milestone_names(self, project):
+        return [m["name"] for m in project["milestones"]]
+
+
 class AllocationResultSchema(StrictSchema):
     allocation_id = fields.String()
     parts = fields.List(fields.Nested(FenPartSchema))
@@ -324,6 +338,11 @@ class DividendSchema(StrictSchema):
         holders = [h["holder"] for h in data.get("holders") or []]
         if len(set(holders)) != len(holders):
             raise ValidationError("name each holder once", "holders")
+
+
+class DistributionQuerySchema(StrictSchema):
+    village = fields.String(validate=CODE)
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class DividendPartSchema(StrictSchema):
