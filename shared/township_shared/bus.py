@@ -271,10 +271,17 @@ def provision_users(admin: Admin, environ: Mapping[str, str] = os.environ) -> No
                   {"password": password(g.user[len(USER_PREFIX):], environ), "tags": g.tags})
 
 
-def provision_vhost(admin: Admin, vhost: str) -> None:
+def dead_letter_queue(queue_type: str = "classic") -> dict[str, Any]:
+    """The dead-letter queue as the administrator declares it, of the deployment's queue type (decision 80)."""
+    from .queues import arguments
+
+    return {**DEAD_LETTER_QUEUE, "arguments": arguments({"AMQP_QUEUE_TYPE": queue_type})}
+
+
+def provision_vhost(admin: Admin, vhost: str, queue_type: str = "classic") -> None:
     """In ``vhost`` (created if missing): every service user's permissions and topic permissions, the exchanges and
-    the dead-letter queue with its binding. The administrator itself gets every permission in ``vhost``: the
-    management API declares the exchanges with them."""
+    the dead-letter queue (of ``queue_type``) with its binding. The administrator itself gets every permission in
+    ``vhost``: the management API declares the exchanges with them."""
     v = quote(vhost, safe="")
     admin.put(f"vhosts/{v}", {})
     admin.put(f"permissions/{v}/{quote(admin.user, safe='')}", {"configure": ".*", "write": ".*", "read": ".*"})
@@ -286,17 +293,19 @@ def provision_vhost(admin: Admin, vhost: str) -> None:
     for exchange in exchanges():
         admin.put(f"exchanges/{v}/{quote(exchange['name'], safe='')}",
                   {k: exchange[k] for k in ("type", "durable", "auto_delete", "internal", "arguments")})
+    queue = dead_letter_queue(queue_type)
     admin.put(f"queues/{v}/{quote(DEAD_LETTERS, safe='')}",
-              {k: DEAD_LETTER_QUEUE[k] for k in ("durable", "auto_delete", "arguments")})
+              {k: queue[k] for k in ("durable", "auto_delete", "arguments")})
     admin.post(f"bindings/{v}/e/{quote(DEAD_LETTERS, safe='')}/q/{quote(DEAD_LETTERS, safe='')}",
                {"routing_key": "", "arguments": {}})
 
 
-def provision(admin: Admin, vhost: str, environ: Mapping[str, str] = os.environ) -> None:
+def provision(admin: Admin, vhost: str, environ: Mapping[str, str] = os.environ,
+              queue_type: str = "classic") -> None:
     """Everything a vhost needs before the services start: :func:`provision_users`, :func:`provision_vhost`.
     Idempotent; run it again after adding a service or changing a password."""
     provision_users(admin, environ)
-    provision_vhost(admin, vhost)
+    provision_vhost(admin, vhost, queue_type)
 
 
 def password_hash(secret: str, salt: bytes | None = None) -> str:
@@ -305,7 +314,7 @@ def password_hash(secret: str, salt: bytes | None = None) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + secret.encode("utf-8")).digest()).decode("ascii")
 
 
-def definitions(vhost: str, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+def definitions(vhost: str, environ: Mapping[str, str] = os.environ, queue_type: str = "classic") -> dict[str, Any]:
     """The same as :func:`provision`, as a RabbitMQ definitions document (``rabbitmqctl import_definitions``);
     passwords from the environment, hashed. Refuses a development password: this is for a real broker."""
     users, permissions, topic_permissions = [], [], []
@@ -324,7 +333,7 @@ def definitions(vhost: str, environ: Mapping[str, str] = os.environ) -> dict[str
     return {"vhosts": [{"name": vhost}], "users": users, "permissions": permissions,
             "topic_permissions": topic_permissions,
             "exchanges": [{**e, "vhost": vhost} for e in exchanges()],
-            "queues": [{**DEAD_LETTER_QUEUE, "vhost": vhost}],
+            "queues": [{**dead_letter_queue(queue_type), "vhost": vhost}],
             "bindings": [{**DEAD_LETTER_BINDING, "vhost": vhost}]}
 
 
@@ -350,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from .config import load_config
+    from .queues import queue_type
 
     parser = argparse.ArgumentParser(prog="python -m township_shared.bus", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=("provision", "definitions", "grants"))
@@ -360,14 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config()
     vhost = args.vhost or vhost_of(config["AMQP_URI"])
     if args.action == "definitions":
-        json.dump(definitions(vhost), sys.stdout, indent=2)
+        json.dump(definitions(vhost, queue_type=queue_type(config)), sys.stdout, indent=2)
         print()
     elif args.action == "grants":
         for g in grants():
             print(json.dumps(g.__dict__, indent=2))
     else:
         admin = Admin(args.api or os.environ.get("RABBIT_ADMIN_API_URI") or admin_api(config))
-        provision(admin, vhost)
+        provision(admin, vhost, queue_type=queue_type(config))
         print(f"bus: {len(grants())} service users and their permissions in vhost {vhost!r} are in place",
               file=sys.stderr)
     return 0

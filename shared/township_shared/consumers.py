@@ -40,6 +40,7 @@ from nameko.amqp.publish import Publisher as AmqpPublisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Publisher, QueueConsumer
 
+from . import queues
 from .clock import utcnow
 from .errors import BROKER_UNAVAILABLE, ServiceError, Unavailable, is_outage
 from .events import check_origin
@@ -55,11 +56,12 @@ dead_letter_queue = Queue(DEAD_LETTERS, exchange=dead_letter_exchange, durable=T
 
 
 def _dead_letter_entities(config) -> list:
-    """What a service declares before it publishes a dead letter: the exchange and queue, unless the broker's
-    administrator declared them (``bus.declared_by_administrator``: the service's user may not, decision 50)."""
+    """What a service declares before it publishes a dead letter: the queue (with the deployment's queue type,
+    decision 80) and its exchange, unless the broker's administrator declared them
+    (``bus.declared_by_administrator``: the service's user may not, decision 50)."""
     from .bus import declared_by_administrator
 
-    return [] if declared_by_administrator(config) else [dead_letter_queue]
+    return [] if declared_by_administrator(config) else [queues.typed(dead_letter_queue, config)]
 
 
 class _DeadLetterPublisher(Publisher):
@@ -218,6 +220,10 @@ class EventHandler(events.EventHandler):
     service the handler subscribed to."""
 
     queue_consumer = DeadLetteringQueueConsumer()
+
+    def setup(self):
+        super().setup()
+        self.queue = queues.typed(self.queue, self.container.config)
 
     def handle_message(self, body, message):
         """nameko's ``Consumer.handle_message`` with ``delivery`` as a keyword argument of the worker (for a

@@ -14,6 +14,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc as NamekoRpc
 
+from . import queues
 from .bus import declared_by_administrator
 from .clock import SystemClock
 from .consumers import ResilientQueueConsumer
@@ -45,11 +46,13 @@ def _bind_only(queue) -> None:
 
 
 class RpcConsumer(nameko_rpc.RpcConsumer):
-    """nameko's consumer of a service's RPC queue, which binds to ``nameko-rpc`` without declaring it in a service
-    of ``services.toml`` (``bus.declared_by_administrator``)."""
+    """nameko's consumer of a service's RPC queue ``rpc-<service>``, declared with the deployment's queue type
+    (decision 80), which binds to ``nameko-rpc`` without declaring it in a service of ``services.toml``
+    (``bus.declared_by_administrator``)."""
 
     def setup(self):
         super().setup()
+        self.queue = queues.typed(self.queue, self.container.config)
         if declared_by_administrator(self.container.config):
             _bind_only(self.queue)
 

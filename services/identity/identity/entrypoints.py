@@ -15,6 +15,7 @@ from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
 
 from township_shared.consumers import EventHandler
+from township_shared.queues import typed
 from township_shared.registry import services
 
 
@@ -28,8 +29,8 @@ class EveryEvent(EventHandler):
     def setup(self):
         config = self.container.config
         bindings = [binding(get_event_exchange(spec.name, config), routing_key="#") for spec in services()]
-        self.queue = Queue(f"evt-all--{self.container.service_name}.{self.method_name}", bindings=bindings,
-                           durable=True, auto_delete=False, exclusive=False)
+        self.queue = typed(Queue(f"evt-all--{self.container.service_name}.{self.method_name}", bindings=bindings,
+                                 durable=True, auto_delete=False, exclusive=False), config)
         Consumer.setup(self)  # nameko's EventHandler.setup would bind one exchange and one type
 
     def handle_message(self, body, message):
