@@ -458,3 +458,16 @@ def approved_project(http_base: str, organisation: str = "social_org:so_sunshine
                              headers=as_actor("office", township), timeout=15)
     assert approved.status_code == 200, approved.text
     return project_id
+
+
+def yaml_as_written(text: str, *, many: bool = False) -> Any:
+    """YAML loaded safely without nameko's ``${VAR:default}`` interpolation, which ``setup_yaml_parser`` (run by
+    ``township_shared.config.load_config``) adds to ``yaml.SafeLoader`` for the whole process: a file that is not
+    nameko's config (docker-compose.yml, manifests, alert rules) is read as it is written, whatever ran before."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        yaml_implicit_resolvers = {first: [r for r in resolvers if r[0] != "!env_var"]
+                                   for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+    return list(yaml.load_all(text, Loader=Loader)) if many else yaml.load(text, Loader=Loader)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import promql_parser
 import pytest
-import yaml
 from prometheus_client import REGISTRY
+
+from township_shared.testing import yaml_as_written
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -24,7 +25,7 @@ OTHER_METRICS = {"township_queue_messages", "up"}
 
 
 def rules():
-    doc = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    doc = yaml_as_written(RULES.read_text(encoding="utf-8"))
     assert set(doc) == {"groups"}
     return doc["groups"]
 

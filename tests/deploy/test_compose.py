@@ -15,9 +15,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from township_shared.registry import services
+from township_shared.testing import yaml_as_written
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = services()
@@ -33,7 +33,7 @@ def compose_schema() -> dict:
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    return yaml_as_written((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

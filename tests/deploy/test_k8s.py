@@ -21,10 +21,10 @@ from pathlib import Path
 import jsonschema
 import kubernetes_validate
 import pytest
-import yaml
 from kubernetes_validate.utils import latest_version
 
 from township_shared.registry import services
+from township_shared.testing import yaml_as_written
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -99,7 +99,7 @@ def kubectl() -> str:
 def built(name: str) -> tuple[dict, ...]:
     out = subprocess.run([kubectl(), "kustomize", str(K8S / name)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, f"kustomize could not build {name}: {out.stderr}"
-    return tuple(doc for doc in yaml.safe_load_all(out.stdout) if doc)
+    return tuple(doc for doc in yaml_as_written(out.stdout, many=True) if doc)
 
 
 def by_kind(docs, kind: str) -> dict[str, dict]:
