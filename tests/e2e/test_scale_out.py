@@ -1,6 +1,7 @@
 """Three instances of dispatch and of feedback on the real broker and database (decision 81): competing consumers
-share the queues, no case is processed twice, and every timer duty is done once across the instances, by the one
-holding its lease; when that instance dies, another takes the duty over and still does it once.
+share the queues, no case is processed twice, a hotspot is raised once per cluster, and every timer duty is done
+once across the instances, by the one holding its lease; when that instance dies, another takes the duty over and
+still does it once.
 
 Each instance is its own nameko container (its own connections and consumers, as a separate process would have);
 the service classes are the real ones with a recorder of which instance ran which worker added
@@ -103,6 +104,7 @@ def holders(containers, duty):
 def test_three_instances_process_each_case_once_and_timer_duties_once(
         scaled, http_base, event_listener, dispatch_clock, mongo_client, db_prefix):
     listener = event_listener("dispatch")
+    hotspots = event_listener("feedback", "hotspot_detected")
     cases = [submit(http_base, i) for i in range(DEMANDS)]
 
     db = mongo_client[f"{db_prefix}_dispatch"]
@@ -132,6 +134,10 @@ def test_three_instances_process_each_case_once_and_timer_duties_once(
     wait_for(lambda: dispatched() == len(tasks), what="the figures count every task once")
     time.sleep(2 * LEASE_SECONDS)
     assert dispatched() == len(tasks)
+
+    # hotspot windows: each village's cluster of drinking-water demands raised once, whichever instances saw them
+    raised = distinct(hotspots, 3, {"hotspot_detected"})
+    assert sorted(e.payload["village"] for e in raised) == sorted(VILLAGES)
 
     # timer duties: one instance of each service holds each duty and is the only one that did rounds
     dispatchers, feedbacks = scaled["dispatch"], scaled["feedback"]
