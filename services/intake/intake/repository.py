@@ -126,18 +126,23 @@ class DemandRepository:
 
     # cases ----------------------------------------------------------------------------------------------
     def next_numbers(self, township_id: str, local_day: str) -> tuple[int, int]:
-        """Allocate ``(seq, day_seq)``: the township-wide sequence and the sequence within the local day."""
-        for _ in range(5):
+        """Allocate ``(seq, day_seq)``: the township-wide sequence and the sequence within the local day.
+
+        The counter is created first (an insert that may lose a race harmlessly) and then only incremented, never
+        upserted: the compatible server can apply the increment of an upsert that lost a race and still answer
+        None, which left a gap in the numbers when the caller retried."""
+        key = f"cases:{township_id}"
+        increment = {"$inc": {"seq": 1, f"day.{local_day}": 1}}
+        doc = self.counters.find_one_and_update({"_id": key}, increment, return_document=ReturnDocument.AFTER)
+        if doc is None:
             try:
-                doc = self.counters.find_one_and_update(
-                    {"_id": f"cases:{township_id}"},
-                    {"$inc": {"seq": 1, f"day.{local_day}": 1}},
-                    upsert=True, return_document=ReturnDocument.AFTER)
-            except DuplicateKeyError:  # two first-ever upserts raced; the counter exists now
-                continue
-            if doc is not None:  # the compatible server answers None to the loser of that race
-                return doc["seq"], doc["day"][local_day]
-        raise RuntimeError(f"could not allocate a case number for {township_id}")
+                self.counters.insert_one({"_id": key, "seq": 0, "day": {}})
+            except DuplicateKeyError:
+                pass  # another request created it meanwhile
+            doc = self.counters.find_one_and_update({"_id": key}, increment, return_document=ReturnDocument.AFTER)
+        if doc is None:
+            raise RuntimeError(f"could not allocate a case number for {township_id}")
+        return doc["seq"], doc["day"][local_day]
 
     def last_seq(self, township_id: str) -> int:
         doc = self.counters.find_one({"_id": f"cases:{township_id}"}, {"seq": 1})
