@@ -2,7 +2,10 @@
 services (SIGKILL) and restarts them, kills and restarts the MongoDB-compatible server, redelivers events and
 publishes malformed messages. At the end every accepted demand exists exactly once, every case reached the state
 its inputs imply, no task is duplicated, the figures equal a recomputation from the stored data, and every
-malformed message is in the dead-letter queue.
+malformed message is in the dead-letter queue. Meanwhile funded projects race for one pool that holds two thirds of
+them and are paid against verified reports (their milestone_verified redelivered too): at the end the ledger
+balances, the pool granted exactly what fits and never more, every granted project is paid exactly its allocation
+once, and the budget report equals a recomputation from the ledger.
 
 ``make test`` runs a bounded version (CHAOS_DEMANDS, default 60); ``make test-chaos`` the full one (2,000 demands,
 24 in flight, and RabbitMQ restarts with CHAOS_RABBIT=1, at most one per CHAOS_RABBIT_EVERY seconds)."""
@@ -44,6 +47,9 @@ CONSUMERS = {("intake.events", "demand_received"): [("dispatch", "receive_demand
              ("dispatch.events", "task_completed"): [("feedback", "fold_task_completed"),
                                                      ("feedback", "open_callback"), ("identity", "record_event")]}
 VILLAGES = ["dongpo", "xihe", "nanshan", "beiling", "taoyuan", "shiqiao", "liushu", "huaxi", "zhenjie"]
+PROJECTS = max(4, DEMANDS // 10)  # funded projects racing for one pool, one started every tenth demand
+PROJECT_FEN = 10_000
+POOL_FEN = PROJECT_FEN * (PROJECTS * 2 // 3) + 3_000  # two thirds of them fit
 
 
 def free_port() -> int:
@@ -89,7 +95,8 @@ class Stack:
         self.base = f"http://127.0.0.1:{http_port}"
 
     def start(self, module: str):
-        env = {"HTTP_PORT": str(self.http_port), "LOG_FORMAT": "plain", "LOG_LEVEL": "WARNING"}
+        env = {"HTTP_PORT": str(self.http_port), "LOG_FORMAT": "plain", "LOG_LEVEL": "WARNING",
+               "FUNDS_RECOVERY_SECONDS": "5"}  # an allocation a killed funds left under way is abandoned soon
         self.procs[module] = ServiceProcess(module, self.config, env,
                                             self.log_dir / f"{module}.log").start()
 
@@ -132,7 +139,8 @@ def chaos(tmp_path, rabbit_config, rabbit_manager, db_prefix):
     stack = Stack(config, mongo, free_port(), tmp_path)
     for module in SERVICES:
         stack.start(module)
-    for queue in ("rpc-intake", "rpc-dispatch", "rpc-feedback", "evt-intake-demand_received--dispatch.receive_demand"):
+    for queue in ("rpc-intake", "rpc-dispatch", "rpc-feedback", "rpc-funds",
+                  "evt-intake-demand_received--dispatch.receive_demand"):
         wait_for_consumer(rabbit_manager, rabbit_config["vhost"], queue, timeout=60)
     call("GET", f"{stack.base}/health")
     yield stack
@@ -153,6 +161,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
     stack = chaos
     seen_demands = event_listener("intake", "demand_received")
     seen_completions = event_listener("dispatch", "task_completed")
+    seen_milestones = event_listener("feedback", "milestone_verified")
     malformed_kinds = Counter()
     malformed_targets: list[tuple[str, str]] = []  # the n-th malformed message carries "chaos-bad-<n>"
     undecodable: dict[str, int] = {}  # SHA-256 of an undecodable body -> its n (its letters keep only the hash)
@@ -202,6 +211,53 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
         raise AssertionError(f"no callback for {case_id}: {case['status']} {[t['status'] for t in case['tasks']]} "
                              f"{[h['what'] for h in case['history']]} faults so far {dict(faults)}; "
                              f"dead letters other than the test's: {unexpected_dead_letters()}")
+
+    granted: dict[int, str] = {}  # project life -> project id, by the allocation's answer
+    refused: dict[int, str] = {}
+    org = as_actor("social_org:so_sunshine_elderly")
+
+    def until(method, url, headers, body, taken):
+        """Retried like ``command``: a 409 counts only if ``taken(answer)`` says an earlier try already did it."""
+        for _ in range(240):
+            res = call(method, url, json=body, headers=headers, accept=(409,))
+            if res.status_code in (200, 201) or taken(res.json()):
+                return res
+            eventlet.sleep(0.5)
+        raise AssertionError(f"{url}: {res.text}")
+
+    def report(project_id, body):
+        res = call("POST", f"{base}/api/v1/reports", headers=org, json={
+            "project": project_id, "village": "dongpo", "text": "混沌测试", "people_served": 3, "hours": 5.0,
+            "evidence_urls": ["https://example.org/chaos.jpg"], **body})
+        until("POST", f"{base}/api/v1/reports/{res.json()['id']}/review", office,
+              {"verified": True, "reason": "核实"}, lambda answer: answer.get("status") == "verified")
+
+    def project_life(i: int):
+        """Propose, approve, allocate from the contended pool; a granted project reports its milestone and its
+        completion and must end paid exactly its allocation."""
+        proposal = {"title": f"混沌项目 {i}", "village": "dongpo", "category": "elderly_care",
+                    "requested_fen": PROJECT_FEN, "advance_percent": 30,
+                    "milestones": [{"name": "m1", "share_percent": 40, "due": "2027-06-30"}]}
+        pid = call("POST", f"{base}/api/v1/projects", json=proposal,
+                   headers={**org, "Idempotency-Key": f"chaos-p-{i}"}).json()["id"]
+        until("POST", f"{base}/api/v1/projects/{pid}/review", office, {"decision": "approve"},
+              lambda answer: answer.get("status") == "approved")
+        res = until("POST", f"{base}/api/v1/projects/{pid}/allocations",
+                    {**office, "Idempotency-Key": f"chaos-a-{i}"},
+                    {"parts": [{"pool": "chaos", "amount_fen": PROJECT_FEN}]},
+                    lambda answer: "available_fen" in answer)  # refused: the pool is spent (else: retry)
+        if res.status_code != 201:
+            refused[i] = pid
+            return
+        granted[i] = pid
+        report(pid, {"kind": "milestone", "milestone": "m1"})
+        report(pid, {"kind": "completion"})
+        for _ in range(240):
+            project = call("GET", f"{base}/api/v1/projects/{pid}", headers=office).json()
+            if project["status"] == "completed":
+                return
+            eventlet.sleep(0.5)
+        raise AssertionError(f"project {pid} not paid in full: {project}")
 
     def unexpected_dead_letters():
         got = call("GET", f"{base}/api/v1/dead-letters", headers=office, params={"limit": 500}).json()["items"]
@@ -275,7 +331,7 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
                     malformed_kinds[kind] += 1
                     malformed_targets.append((exchange, key))
             else:
-                source = rng.choice([seen_demands, seen_completions])
+                source = rng.choice([seen_demands, seen_completions, seen_milestones])
                 got = [b for b in source.collect(50, timeout=0.2)
                        if isinstance(b, dict) and "source" in b and not str(b.get("id")).startswith("chaos-bad-")]
                 if got:
@@ -291,11 +347,24 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
         except Exception as exc:  # collected: an exception in a green thread would only be printed
             failed_lives.append(f"demand {i}: {exc}"[:2000])
 
+    def guarded_project(i: int):
+        try:
+            project_life(i)
+        except Exception as exc:
+            failed_lives.append(f"project {i}: {exc}"[:2000])
+
+    call("POST", f"{base}/api/v1/pools", headers=office, accept=(409,), json={
+        "code": "chaos", "name": "混沌测试资金池", "year": 2026, "source": "venture_philanthropy",
+        "budget_fen": POOL_FEN})
     pool = eventlet.GreenPool(CONCURRENCY)
     try:
         for i in range(DEMANDS):
             pool.spawn_n(guarded_life, i)
+            if i % 10 == 0 and i // 10 < PROJECTS:
+                pool.spawn_n(guarded_project, i // 10)
             eventlet.sleep(0.05)
+        for i in range(min(PROJECTS, (DEMANDS + 9) // 10), PROJECTS):  # the rest, when there are few demands
+            pool.spawn_n(guarded_project, i)
         pool.waitall()
     finally:  # a failing demand must not leave the controller restarting services after teardown
         done.send(True)
@@ -359,6 +428,8 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
         eventlet.sleep(1)
     assert not pending, f"events never published (outboxes still pending): {pending}"
 
+    check_funds(client[f"{prefix}_funds"], base, office, granted, refused)
+
     letters = []
     with Connection(stack.config["AMQP_URI"]) as conn:
         channel = conn.channel()
@@ -385,3 +456,48 @@ def test_nothing_is_lost_under_chaos(chaos, rabbit_config, event_listener, broke
     print(f"\nchaos: seed={seed} demands={DEMANDS} accepted={len(accepted)} resolved={len(resolved)} "
           f"faults={dict(faults)} malformed={malformed} {dict(malformed_kinds)} dead_letters={len(letters)} "
           f"(distinct {len(got)}, repeated after a crash {repeated}) http={dict(sorted(STATUSES.items()))}")
+
+
+def check_funds(db, base, office, granted: dict[int, str], refused: dict[int, str]) -> None:
+    """The ledger invariants after the chaos (decision 65): once the recovery has given back or settled every hold
+    and moved every entry, the ledger balances, the contended pool granted exactly what fits and its figures are
+    the ledger's, every granted project was paid its allocation exactly once, and the budget report is a
+    recomputation of the ledger."""
+    from funds import ledger
+
+    assert len(granted) + len(refused) == PROJECTS
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (db.pools.count_documents({"pending_n": {"$gt": 0}})
+                                           or db.projects.count_documents({"attention_since": {"$exists": True}})
+                                           or db.pools.count_documents({"journal_since": {"$exists": True}})
+                                           or db.projects.count_documents({"journal_since": {"$exists": True}})):
+        eventlet.sleep(1)
+    entries = list(db.ledger.find({"township_id": "qingshui"}))
+    assert all(isinstance(e["amount_fen"], int) and e["amount_fen"] > 0 for e in entries)
+    assert sum(ledger.balances(entries).values()) == 0, "the ledger does not balance"
+    pool = db.pools.find_one({"township_id": "qingshui", "code": "chaos"})
+    figures = ledger.pool_figures(ledger.totals(entries))["chaos"]
+    assert not pool["pending"], f"holds never settled or given back: {pool['pending']}"
+    assert (pool["budget_fen"], pool["available_fen"]) == (figures["budget_fen"], figures["available_fen"])
+    assert len(granted) == min(PROJECTS, POOL_FEN // PROJECT_FEN), f"granted {len(granted)} of {PROJECTS}"
+    assert figures["committed_fen"] == len(granted) * PROJECT_FEN <= POOL_FEN
+    for project_id in granted.values():
+        project = db.projects.find_one({"_id": project_id})
+        own = ledger.project_figures([e for e in entries if e.get("project") == project_id])
+        assert project["status"] == "completed" and not project.get("inflight")
+        assert own["pools"] == {"chaos": {"allocated_fen": PROJECT_FEN, "paid_fen": PROJECT_FEN, "released_fen": 0}}
+        # the advance on allocation; the milestone's 4,000 unless its event came after the completion's (their
+        # queues are not ordered: then the completion paid all that was left, and the milestone nothing more)
+        assert own["keys"] in ({"advance": 3_000, "milestone:m1": 4_000, "completion": 3_000},
+                               {"advance": 3_000, "completion": 7_000}), own["keys"]
+        keys = [p["key"] for p in project["payments"] if not p["reversed"]]
+        assert len(keys) == len(set(keys)) == len(own["keys"]), f"a payment made twice: {keys}"
+    for project_id in refused.values():
+        assert not [e for e in entries if e.get("project") == project_id], f"refused {project_id} got money"
+    pools = {p["code"]: {"code": p["code"], "year": p["year"], "source": p["source"],
+                         "owner_village": p.get("owner_village")} for p in db.pools.find({"township_id": "qingshui"})}
+    recomputed = ledger.report(ledger.totals(entries), pools, "pool", None)
+    report = call("GET", f"{base}/api/v1/budget-report", headers=office, params={"by": "pool"}).json()["items"]
+    assert report == recomputed, "the budget report differs from a recomputation from the ledger"
+    print(f"\nchaos funds: projects={PROJECTS} granted={len(granted)} refused={len(refused)} "
+          f"ledger_entries={len(entries)} pool_committed={figures['committed_fen']} of {POOL_FEN}")

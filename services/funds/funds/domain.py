@@ -448,7 +448,11 @@ def reverse_in_project(project: dict[str, Any], movement: str, originals: Sequen
         raise Conflict(f"a {kind} movement is not reversed", allowed=[])
     project["reversed"].append(movement)
     entries = [ledger.reversal(e, op, n, actor=act.actor, at=act.at, reason=reason) for n, e in enumerate(originals)]
-    return [reversal_fact(movement, op, kind, originals, project["_id"], reason)], entries
+    facts: Facts = [reversal_fact(movement, op, kind, originals, project["_id"], reason)]
+    if project["status"] == "closed":  # a closed project keeps nothing: what the reversal left unpaid goes back
+        more_facts, more_entries = release(project, f"{op}-release", f"released after a reversal: {reason}", act)
+        facts, entries = facts + more_facts, entries + more_entries
+    return facts, entries
 
 
 def reversal_fact(movement: str, op: str, kind: str, originals: Sequence[Mapping[str, Any]],

@@ -110,8 +110,8 @@ def test_above_the_threshold_the_office_refers_and_the_meeting_decides():
     decision = {"meeting_id": "m7", "item_id": "i3", "decided_at": NOW, "subject": {"kind": "project", "id": "p1"},
                 "decision": "defer", "reason": "需要更多信息", "funding": None}
     assert domain.meeting_decision(project, decision, ACT) == [] and project["status"] == "referred"
-    facts = domain.meeting_decision(project, {**decision, "decision": "approve", "funding": {"approved_fen": 7_000_000}},
-                                    ACT)
+    approval = {**decision, "decision": "approve", "funding": {"approved_fen": 7_000_000}}
+    facts = domain.meeting_decision(project, approval, ACT)
     assert project["status"] == "approved" and project["approved_fen"] == 7_000_000
     assert facts[0][0] is fs.ProjectApprovedV1 and facts[0][1]["decided_by"] == "meeting:m7"
     assert domain.meeting_decision(project, {**decision, "decision": "reject"}, ACT) == []  # decided already
@@ -234,3 +234,16 @@ def test_an_entry_moves_a_positive_integer_of_fen():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError):
             ledger.entry("op", 0, "allocated", bad, township_id="t", pool=POOLS["venture"], actor="a", at=NOW)
+
+
+def test_a_payment_reversed_on_a_closed_project_goes_back_to_its_pool():
+    project = approved()
+    _, money = allocate(project, [{"pool": "venture", "amount_fen": 1000}])
+    domain.close(project, "done", ACT)
+    project["credits_due"] = []
+    advance = [e for e in money if e["kind"] == "paid"]
+    facts, entries = domain.reverse_in_project(project, advance[0]["op"], advance, "拨错", ACT)
+    assert [f[0] for f in facts] == [fs.LedgerEntryReversedV1, fs.AllocationReleasedV1]
+    assert [e["kind"] for e in entries] == ["reversal", "released"]
+    assert domain.allocated_total(project) == domain.paid_total(project) == 0
+    assert project["credits_due"][0]["amount_fen"] == 300

@@ -9,7 +9,7 @@ milestones and completions each delivered up to three times, closings, reversals
 - reports (by pool, source, village; the database's aggregation) equal to a recomputation from the entries alone.
 """
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import hypothesis
 import pytest

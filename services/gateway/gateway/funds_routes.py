@@ -3,9 +3,10 @@ reports and village dividends (funds service, decision 65).
 
 A mixin of :class:`gateway.service.GatewayService`, kept in its own module so the gateway's list of routes stays
 short (``gateway.service`` refers to it as ``funds_routes.FundsRoutes``: ``nameko run`` would take a class with
-entrypoints bound in the module for a service of its own): the same ``@operation(..., roles=...)`` declarations (the README's role table and ``/openapi.json`` include
-these routes: :func:`gateway.openapi.http_routes` walks the base classes), the same ``@api`` wrapper, and the
-caller's signed principal first in every call (``self._p(request)``)."""
+entrypoints bound in the module for a service of its own). The routes follow the gateway's: ``@operation(...,
+roles=...)`` declarations (the README's role table and ``/openapi.json`` include them:
+:func:`gateway.openapi.http_routes` walks the base classes), the ``@api`` wrapper, and the caller's signed
+principal first in every call (``self._p(request)``)."""
 from __future__ import annotations
 
 import uuid
