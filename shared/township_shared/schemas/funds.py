@@ -317,7 +317,7 @@ class ReportSchema(StrictSchema):
     items = fields.List(fields.Nested(ReportRowSchema))
 
 
-class HolderSchema(StrictSchema):
+class ShareholderSchema(StrictSchema):
     holder = fields.String(required=True, validate=CODE, metadata={"description": "a household's or the "
                                                                    "collective's code; never a name"})
     kind = fields.String(required=True, validate=validate.OneOf(HOLDER_KINDS))
@@ -330,7 +330,7 @@ class DividendSchema(StrictSchema):
 
     pool = fields.String(required=True, validate=CODE)
     income_fen = Fen(minimum=1, required=True)
-    holders = fields.List(fields.Nested(HolderSchema), required=True, validate=validate.Length(min=1, max=5000))
+    holders = fields.List(fields.Nested(ShareholderSchema), required=True, validate=validate.Length(min=1, max=5000))
     reason = fields.String(validate=validate.Length(min=1, max=500), load_default="annual dividend")
 
     @validates_schema
