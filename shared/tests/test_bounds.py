@@ -1,4 +1,4 @@
-"""Unit tests of the input bounds (decision 31): bounded numbers and dates, nesting and Unicode checks, which
+"""Unit tests of the input bounds (decisions 31, 70): bounded numbers and dates, nesting and Unicode checks, which
 database errors are outages, and the log filters that keep expected refusals to one short line."""
 import importlib
 import inspect
@@ -15,8 +15,9 @@ import township_shared.schemas as schemas_pkg
 from township_shared.errors import (ExpectedErrorLogFilter, LongLineLogFilter, NotFound, ValidationFailed,
                                     is_outage)
 from township_shared.events import EnvelopeSchema, load_event
-from township_shared.schemas.bounds import (EARLIEST, LATEST, MAX_DEPTH, MAX_SAFE_INTEGER, AwareDateTime, Date, Float,
-                                            Integer, check_json, echo)
+from township_shared.schemas.bounds import (DATE_PATTERN, DATETIME_PATTERN, EARLIEST, LATEST, MAX_DEPTH,
+                                            MAX_SAFE_INTEGER, AwareDateTime, Boolean, Date, Float, Integer,
+                                            check_json, echo)
 from township_shared.service import load
 
 
@@ -35,7 +36,41 @@ def test_integers_beyond_53_bits_are_refused(value):
 
 def test_integers_within_53_bits_load():
     assert Sample().load({"n": MAX_SAFE_INTEGER})["n"] == MAX_SAFE_INTEGER
-    assert Sample().load({"n": str(-MAX_SAFE_INTEGER)})["n"] == -MAX_SAFE_INTEGER
+    assert Sample().load({"n": -MAX_SAFE_INTEGER})["n"] == -MAX_SAFE_INTEGER
+
+
+@pytest.mark.parametrize("value", ["7", 2.5, 7.0, 2.5e-42, True])
+def test_a_json_integer_is_an_integer_only(value):
+    """The document says ``type: integer`` (decision 70): marshmallow alone took 2.5e-42 as 0 and true as 1."""
+    with pytest.raises(ValidationError):
+        Sample().load({"n": value})
+
+
+def test_a_query_integer_or_boolean_is_written_in_its_one_way():
+    class Query(Schema):
+        n = Integer(query=True)
+        b = Boolean(query=True)
+
+    assert Query().load({"n": "-12", "b": "true"}) == {"n": -12, "b": True}
+    for bad in ({"n": " 7"}, {"n": "7.0"}, {"n": "5_000"}, {"n": "\u0667"}, {"b": "1"}, {"b": "yes"}, {"b": "True"}):
+        with pytest.raises(ValidationError):
+            Query().load(bad)
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes", None])
+def test_a_json_boolean_is_true_or_false_only(value):
+    class Flag(Schema):
+        b = Boolean()
+
+    with pytest.raises(ValidationError):
+        Flag().load({"b": value})
+    assert Flag().load({"b": False}) == {"b": False}
+
+
+@pytest.mark.parametrize("value", ["1.5", True])
+def test_a_json_number_is_a_number_only(value):
+    with pytest.raises(ValidationError):
+        Sample().load({"x": value})
 
 
 @pytest.mark.parametrize("value", [1e300, -1e17, "1e400", "nan", "-inf"])
@@ -46,9 +81,12 @@ def test_floats_out_of_bounds_or_special_are_refused(value):
 
 @pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59+00:00",
                                    "0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59+00:00",
-                                   "1970-01-01T07:59:59+08:00", "2100-01-01T00:00:01+00:00",
-                                   "2026-11-29T08:00:00"])
+                                   "1969-12-31T23:00:00-02:00", "2100-01-02T00:00:00+14:00",
+                                   "2026-11-29T08:00:00", "2026-11-29T08:00+08:00", "2026-11-29 08:00:00+08:00",
+                                   "2026-02-29T08:00:00Z", "2026-11-29T08:00:60Z", "2026-11-29T08:00:00.1234567Z",
+                                   "2026-11-29t08:00:00Z", "2026-11-29T08:00:00Z\n"])
 def test_dates_outside_1970_to_2100_or_naive_are_refused(value):
+    """The day as written, so the OpenAPI document states the bound as a pattern (decision 70)."""
     with pytest.raises(ValidationError) as err:
         Sample().load({"at": value})
     assert "at" in err.value.messages
@@ -57,6 +95,13 @@ def test_dates_outside_1970_to_2100_or_naive_are_refused(value):
 def test_dates_at_the_bounds_load():
     assert Sample().load({"at": EARLIEST.isoformat()})["at"] == EARLIEST
     assert Sample().load({"at": "2100-01-01T08:00:00+08:00"})["at"] == LATEST
+    for written in ("1970-01-01T07:59:59+08:00", "2100-01-01T23:59:59.999999-23:59", "2024-02-29T00:00:00Z"):
+        assert Sample().load({"at": written})["at"] == datetime.fromisoformat(written)
+
+
+def test_the_date_patterns_are_what_the_fields_check():
+    for pattern, field in ((DATETIME_PATTERN, AwareDateTime()), (DATE_PATTERN, Date())):
+        assert field.metadata["pattern"] == pattern
 
 
 def _schema_classes():
@@ -77,15 +122,17 @@ def _leaves(field):
 
 
 def test_every_number_and_date_of_every_schema_is_bounded():
-    """The kind, not the single field: a new schema with a bare marshmallow Integer, Float or DateTime fails."""
+    """The kind, not the single field: a new schema with a bare marshmallow Integer, Float, DateTime, Boolean or Url
+    fails (decision 70: each says what the OpenAPI document says, no more)."""
     unbounded = []
     classes = list(_schema_classes())
     assert len(classes) > 40
     for cls in classes:
         for name, declared in cls._declared_fields.items():
             for field in _leaves(declared):
-                if isinstance(field, (fields.Number, fields.DateTime, fields.Date, fields.TimeDelta)) and \
-                        not isinstance(field, (Integer, Float, AwareDateTime, Date)):
+                if isinstance(field, (fields.Number, fields.DateTime, fields.Date, fields.TimeDelta, fields.Boolean,
+                                      fields.Url)) and not isinstance(field, (Integer, Float, AwareDateTime, Date,
+                                                                              Boolean)):
                     unbounded.append(f"{cls.__module__}.{cls.__name__}.{name}: {type(field).__name__}")
     assert not unbounded, unbounded
 

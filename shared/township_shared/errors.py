@@ -40,6 +40,34 @@ class ValidationFailed(ServiceError):
         super().__init__(message, fields=fields)
 
 
+class Unprocessable(ValidationFailed):
+    """A well-formed request, valid by the OpenAPI document, refused by what it names or by a rule the document
+    cannot state: an unknown village, category or actor, a cursor this listing never returned, a rule between two
+    fields, a phone number outside the numbering plan. 422, with ``fields`` like a 400 (decision 70): a 400 means
+    the request breaks the document."""
+
+    status = 422
+    code = "unprocessable"
+
+    def __init__(self, fields: dict[str, Any], message: str = "The request is well formed, but refused."):
+        super().__init__(fields, message)
+
+
+class RuleMessage(str):
+    """The reason a marshmallow validator gives for a rule the OpenAPI document cannot state (a rule between
+    fields, a numbering plan): a load refused only for such reasons is :class:`Unprocessable` (422), any other
+    reason makes it a 400 (:func:`township_shared.service.load`)."""
+
+
+def refused_input(problems: dict[str, list[str]],
+                  message: str = "The request has invalid fields.") -> ValidationFailed:
+    """:class:`Unprocessable` when every reason in ``problems`` is a :class:`RuleMessage`, else
+    :class:`ValidationFailed`."""
+    if problems and all(isinstance(m, RuleMessage) for reasons in problems.values() for m in reasons):
+        return Unprocessable(problems, "The request is well formed, but refused.")
+    return ValidationFailed(problems, message)
+
+
 class Unauthorized(ServiceError):
     """No valid credentials: a token that is unknown, revoked or malformed, or a principal whose signature fails
     (:mod:`township_shared.auth`)."""
@@ -91,6 +119,14 @@ class ServiceUnavailable(ServiceError):
     code = "service_unavailable"
 
 
+class MethodNotAllowed(ServiceError):
+    """A path the API answers, asked with a method it does not document: 405, ``allowed`` listing the methods it
+    does, which the gateway also sends as ``Allow``."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"
@@ -112,8 +148,8 @@ class TooManyRequests(ServiceError):
         super().__init__(message, retry_after=max(1, int(retry_after)), **details)
 
 
-EXPECTED = (ValidationFailed, Unauthorized, Forbidden, NotFound, Conflict, Gone, PayloadTooLarge,
-            UnsupportedMediaType, TooManyRequests, ServiceUnavailable, ServiceError)
+EXPECTED = (Unprocessable, ValidationFailed, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, Gone,
+            PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable, ServiceError)
 _BY_NAME = {cls.__name__: cls for cls in EXPECTED}
 
 
@@ -173,7 +209,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
                 for i, item in enumerate(value):
                     flat.update(flatten_messages(item, f"{path}.{i}"))
             else:
-                flat[path] = value if isinstance(value, list) else [str(value)]
+                flat[path] = value if isinstance(value, list) else [value if isinstance(value, str) else str(value)]
     elif isinstance(messages, list):
         flat[prefix or "_schema"] = [str(m) for m in messages]
     return flat

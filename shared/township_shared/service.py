@@ -19,7 +19,7 @@ from .bus import declared_by_administrator
 from .clock import SystemClock
 from .consumers import ResilientQueueConsumer
 from .errors import (BROKER_UNAVAILABLE, DATABASE_UNAVAILABLE, Unavailable, ValidationFailed, flatten_messages,
-                     install_expected_error_log_filter)
+                     install_expected_error_log_filter, refused_input)
 from .schemas.bounds import check_json
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,15 @@ log = logging.getLogger(__name__)
 
 def load(schema: Schema, data: Any) -> Any:
     """``schema.load(data)`` (no body counts as ``{}``); errors become a 400 naming each field, including what no
-    schema can report: nesting deeper than ``bounds.MAX_DEPTH`` or text that is not valid Unicode (decision 31)."""
+    schema can report: nesting deeper than ``bounds.MAX_DEPTH`` or text that is not valid Unicode (decision 31), or a
+    422 when only rules the OpenAPI document cannot state refused it (``RuleMessage``, decision 70)."""
     problems = check_json(data)
     if problems:
         raise ValidationFailed(problems)
     try:
         return schema.load(data if data is not None else {})
     except ValidationError as exc:
-        raise ValidationFailed(flatten_messages(exc.messages)) from None
+        raise refused_input(flatten_messages(exc.messages)) from None
 
 
 def _bind_only(queue) -> None:

@@ -203,7 +203,7 @@ def test_actor_registry(api):
     api.post("/api/v1/actors", unit, actor="office", expect=409)
     bad = requests.post(f"{api.base}/api/v1/actors", json={"kind": "party_member", "id": "x"}, timeout=10,
                         headers=OFFICE)
-    assert bad.status_code == 400 and "name" in bad.json()["fields"]
+    assert bad.status_code == 422 and "name" in bad.json()["fields"]  # a rule between fields (decision 70)
     res = requests.patch(f"{api.base}/api/v1/actors/unit/culture_station", json={"villages": ["dongpo"]},
                          headers=OFFICE, timeout=10)
     assert res.status_code == 200 and res.json()["villages"] == ["dongpo"]

@@ -54,7 +54,7 @@ def test_case_lifecycle_with_redo_and_figures(stack, http_base, event_listener):
         assert len(found.json()["items"]) == count
     bad = requests.post(f"{base}/api/v1/callbacks/{callbacks[0]['id']}/answer", headers=OFFICE, timeout=10,
                         json={"resolved": False, "satisfaction": "dissatisfied"})
-    assert bad.status_code == 400 and "reason_class" in bad.json()["fields"]
+    assert bad.status_code == 422 and "reason_class" in bad.json()["fields"]  # a rule between fields
     redo = requests.post(f"{base}/api/v1/callbacks/{callbacks[0]['id']}/answer", headers=OFFICE, timeout=10,
                          json={"resolved": False, "satisfaction": "dissatisfied", "reason_class": "unit",
                                "note": "水压仍然不足"})

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Unprocessable
 from township_shared.schemas import dispatch as ev
 from township_shared.schemas.dispatch import CaseReopenedV1
 
@@ -276,7 +276,7 @@ def _request_extension(case: dict[str, Any], task: dict[str, Any], a: TaskAction
         raise Conflict("an extension must be requested before the handling deadline",
                        status=task["status"], allowed=["complete"])
     if until <= task["handling_deadline"]:
-        raise ValidationFailed({"until": ["must be after the current handling deadline "
+        raise Unprocessable({"until": ["must be after the current handling deadline "
                                           f"{task['handling_deadline'].isoformat()}"]})
     task.update(status=a.target, extension={"requested_at": a.now, "until": until, "reason": reason})
     _history(case, a.now, a.actor, f"extension requested until {until.isoformat()}", reason, task["id"],

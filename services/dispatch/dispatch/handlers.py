@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from township_shared import store
-from township_shared.errors import Conflict, NotFound, Refused, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Refused, Unprocessable
 from township_shared.events import Event, envelopes as make_envelopes, make_event
 from township_shared.schemas import dispatch as ev
 from township_shared.privacy import mask_phone
@@ -162,14 +162,14 @@ def route_case(repo: DispatchRepository, now: datetime, policy: domain.Policy, c
     if command.get("category") and command["category"] not in settings["categories"]:
         errors["category"] = [f"unknown category {command['category']!r}"]
     if errors:
-        raise ValidationFailed(errors)
+        raise Unprocessable(errors)
     if lead["kind"] in MEMBER_KINDS and not repo.reserve_member(township_id, lead["kind"], lead["id"]):
         raise Conflict(f"{command['lead']} is at its open-task limit", allowed=[])
 
     def change(case):
         category = command.get("category") or case.get("category")
         if not category:
-            raise ValidationFailed({"category": ["the case has no category yet; give one"]})
+            raise Unprocessable({"category": ["the case has no category yet; give one"]})
         if command.get("category"):
             case["category"], case["classified_by"] = command["category"], "office"
         route = domain.Route(lead, co, command["reason"])
@@ -199,7 +199,7 @@ def whistle_case(repo, now, policy, township_id, case_id, command) -> dict[str, 
     errors = {f"units.{i}": [f"no active unit {domain.actor_key(u)}"] for i, u in enumerate(units)
               if u["kind"] != "unit" or not (repo.get_actor(township_id, "unit", u["id"]) or {}).get("active")}
     if errors:
-        raise ValidationFailed(errors)
+        raise Unprocessable(errors)
     saved, _ = mutate(repo, lambda: repo.get_case(township_id, case_id),
                       lambda case: (domain.whistle(case, units, command["reason"], now, policy), None),
                       now, f"no case {case_id!r}")
@@ -406,7 +406,7 @@ def update_actor(repo: DispatchRepository, now: datetime, township_id: str, kind
     the history of every task they had stays whole; an inactive actor gets no new tasks."""
     before = actor_or_404(repo, township_id, kind, actor_id)
     if not changes:
-        raise ValidationFailed({"_schema": ["nothing to change"]})
+        raise Unprocessable({"_schema": ["nothing to change"]})
     active = changes.get("active", before.get("active", True))
     event = make_event(ev.ActorUpdatedV1, {"kind": kind, "id": actor_id, "fields_changed": sorted(changes),
                                            "active": active},

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from township_shared.auth import Principal
-from township_shared.errors import Conflict, ValidationFailed
+from township_shared.errors import Conflict, Unprocessable
 from township_shared.schemas import feedback as fev
 
 Events = list[tuple[type, dict[str, Any]]]
@@ -90,7 +90,7 @@ def record_answer(cb: dict[str, Any], now: datetime, answer: Mapping[str, Any], 
     cb.pop("token", None)
     good = satisfied_resolution(answer)
     if not good and channel == "phone" and not answer.get("reason_class"):
-        raise ValidationFailed({"reason_class": ["required when the case is not a satisfied resolution: "
+        raise Unprocessable({"reason_class": ["required when the case is not a satisfied resolution: "
                                                  + ", ".join(fev.REASON_CLASSES)]})
     if good:
         cb.update(status="closed", outcome="resolved", closed_at=now)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping, Sequence
 
-from township_shared.errors import Conflict, Forbidden, ValidationFailed
+from township_shared.errors import Conflict, Forbidden, Unprocessable, ValidationFailed
 from township_shared.schemas import funds as fs
 
 from . import ledger
@@ -100,7 +100,7 @@ def new_project(project_id: str, township_id: str, proposal: Mapping[str, Any], 
     milestones = [{"name": m["name"], "share_percent": m["share_percent"], "due": m["due"].isoformat(),
                    "verified": False, "report_id": None} for m in proposal["milestones"]]
     if advance + sum(m["share_percent"] for m in milestones) > 100:
-        raise ValidationFailed({"advance_percent": [f"the advance ({advance}%) and the milestones' shares add up "
+        raise Unprocessable({"advance_percent": [f"the advance ({advance}%) and the milestones' shares add up "
                                                     "to more than 100"]})
     project = {"_id": project_id, "township_id": township_id, "title": proposal["title"],
                "village": proposal["village"], "category": proposal["category"],
@@ -203,7 +203,7 @@ def check_pools(project: Mapping[str, Any], pools: Mapping[str, Mapping[str, Any
     for code, pool in pools.items():
         owner = pool.get("owner_village")
         if owner and owner != project["village"]:
-            raise ValidationFailed({"parts": [f"pool {code!r} belongs to village {owner!r}; the project is in "
+            raise Unprocessable({"parts": [f"pool {code!r} belongs to village {owner!r}; the project is in "
                                               f"{project['village']!r}"]})
 
 
@@ -517,7 +517,7 @@ def dividends(pool: Mapping[str, Any], op: str, income_fen: int, holders: Sequen
     """A village collective's distribution from its own ``village_collective`` pool: the record, one entry per
     shareholder with a part, and the event."""
     if pool["source"] != "village_collective" or not pool.get("owner_village"):
-        raise ValidationFailed({"pool": ["dividends are paid from a village's own village_collective pool"]})
+        raise Unprocessable({"pool": ["dividends are paid from a village's own village_collective pool"]})
     parts = distribute_dividends(income_fen, holders)
     entries = [ledger.entry(op, n, "dividend", p["amount_fen"], township_id=pool["township_id"],
                             pool=pool_meta(pool), actor=act.actor, at=act.at, other=p["holder"], reason=reason)

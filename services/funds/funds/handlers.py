@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from township_shared import faults, store
 from township_shared.auth import Principal
 from township_shared.clock import utcnow
-from township_shared.errors import Conflict, NotFound, Refused, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Refused, Unprocessable
 from township_shared.events import Event, envelopes as make_envelopes
 
 from . import domain, ledger
@@ -78,7 +78,7 @@ def _villages(repo: FundsRepository, township_id: str) -> frozenset[str]:
 def create_pool(repo: FundsRepository, act: Act, township_id: str, command: Mapping[str, Any]) -> dict[str, Any]:
     owner = command.get("owner_village")
     if owner is not None and owner not in _villages(repo, township_id):
-        raise ValidationFailed({"owner_village": [f"unknown village {owner!r}"]})
+        raise Unprocessable({"owner_village": [f"unknown village {owner!r}"]})
     doc = {"_id": f"{township_id}:{command['code']}", "township_id": township_id, "code": command["code"],
            "name": command["name"], "year": command["year"], "source": command["source"], "owner_village": owner,
            "budget_fen": 0, "available_fen": 0, "pending": {}, "pending_n": 0, "credited": [], "changes": [],
@@ -122,7 +122,7 @@ def propose(repo: FundsRepository, act: Act, principal: Principal, proposal: Map
             default_advance: int) -> dict[str, Any]:
     township_id = principal.township_id
     if proposal["village"] not in _villages(repo, township_id):
-        raise ValidationFailed({"village": [f"unknown village {proposal['village']!r}"]})
+        raise Unprocessable({"village": [f"unknown village {proposal['village']!r}"]})
     proposer = domain.proposer_of(principal.role, principal.actor, proposal["village"])
     project_id = op_id("p", township_id, principal.actor, key)
     existing = repo.get_project(township_id, project_id)
@@ -210,7 +210,7 @@ def allocate(repo: FundsRepository, act: Act, township_id: str, project_id: str,
     pools = repo.pools_of(township_id, [p["pool"] for p in parts])
     unknown = [p["pool"] for p in parts if p["pool"] not in pools]
     if unknown:
-        raise ValidationFailed({"parts": [f"unknown pool {code!r}" for code in unknown]})
+        raise Unprocessable({"parts": [f"unknown pool {code!r}" for code in unknown]})
     metas = {code: domain.pool_meta(pool) for code, pool in pools.items()}
     op = op_id("a", township_id, project_id, key)
     attempt = f"{op}-{uuid.uuid4().hex[:12]}"
@@ -346,9 +346,9 @@ def ledger_page(repo: FundsRepository, township_id: str, query: Mapping[str, Any
         try:
             before = (datetime.fromisoformat(at_text), entry_id)
         except ValueError:
-            raise ValidationFailed({"cursor": ["not a cursor this API gave"]}) from None
+            raise Unprocessable({"cursor": ["not a cursor this API gave"]}) from None
         if before[0].tzinfo is None or not entry_id:
-            raise ValidationFailed({"cursor": ["not a cursor this API gave"]})
+            raise Unprocessable({"cursor": ["not a cursor this API gave"]})
     items = repo.entries(township_id, pool=query.get("pool"), project=query.get("project"), before=before,
                          limit=query["limit"])
     cursor = f"{items[-1]['at'].isoformat()}|{items[-1]['_id']}" if len(items) == query["limit"] else None

@@ -25,10 +25,11 @@ from werkzeug.wrappers import Request, Response
 from township_shared.auth import Principal
 from township_shared.errors import (BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS, Forbidden, LongLineLogFilter,
                                     PayloadTooLarge, ServiceError, Unauthorized, UnsupportedMediaType,
-                                    ValidationFailed, from_remote, install_log_filter)
+                                    Unprocessable, ValidationFailed, from_remote, install_log_filter)
 from township_shared.schemas.bounds import MAX_DEPTH, check_json, echo
 from township_shared.schemas.common import CODE
 
+from .methods import MethodGuard, served_operations
 from .security import SecurityHeaders, install_secret_redaction
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def error_response(status: int, body: dict[str, Any]) -> Response:
     """A JSON error; a 503 and a 429 say when to retry (a 429 as its body's ``retry_after``), a 401 how to
-    authenticate."""
+    authenticate, a 405 which methods the path has (its body's ``allowed``)."""
     headers = {}
     if status == 503:
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -53,7 +54,17 @@ def error_response(status: int, body: dict[str, Any]) -> Response:
         headers = {"Retry-After": str(body.get("retry_after") or RETRY_AFTER_SECONDS)}
     elif status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="township"'}
+    elif status == 405:
+        headers = {"Allow": ", ".join(body.get("allowed") or ())}
     return json_response(status, body, headers)
+
+
+# what any route wrapped by :func:`api` may answer, whatever the route does: 400 a malformed ``X-Township-Id`` (or
+# a county token naming none), 401 a bad token, 403 a token of another township or a role the route does not grant,
+# 503 a service, its database or the broker unreachable, 504 no answer in time (the OpenAPI document lists them on
+# every such route: decision 70)
+API_ERRORS = (400, 401, 403, 503, 504)
+API_ERRORS_ATTR = "openapi_common_errors"
 
 
 def api(handler: Callable[..., Response]) -> Callable[..., Response]:
@@ -107,6 +118,7 @@ def api(handler: Callable[..., Response]) -> Callable[..., Response]:
         finally:
             timer.cancel()
 
+    setattr(wrapper, API_ERRORS_ATTR, API_ERRORS)
     return wrapper
 
 
@@ -122,9 +134,10 @@ class NoDelayWebServer(WebServer):
         return super().get_wsgi_server(sock, wsgi_app, *args, **kwargs)
 
     def get_wsgi_app(self):
-        """nameko's application inside :class:`~gateway.security.SecurityHeaders`: every answer gets them, the
-        ones werkzeug makes before a route is found (405) included."""
-        return SecurityHeaders(super().get_wsgi_app())
+        """nameko's application inside :class:`~gateway.methods.MethodGuard` (405 for a method a documented path
+        does not have) inside :class:`~gateway.security.SecurityHeaders`: every answer gets them, the ones made
+        before a route is found included."""
+        return SecurityHeaders(MethodGuard(super().get_wsgi_app(), lambda: served_operations(self._providers)))
 
 
 class HttpEntrypoint(HttpRequestHandler):
@@ -163,10 +176,11 @@ def read_json(request: Request, max_bytes: int) -> Any:
         raise UnsupportedMediaType(f"send the body as application/json, not {mimetype or 'nothing'}",
                                    expected="application/json")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise PayloadTooLarge(f"body is {request.content_length} bytes; the limit is {max_bytes}", limit=max_bytes)
+        raise PayloadTooLarge(f"body is {request.content_length} bytes; the limit is {max_bytes}",
+                              max_bytes=max_bytes)
     raw = request.stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"body exceeds the limit of {max_bytes} bytes", limit=max_bytes)
+        raise PayloadTooLarge(f"body exceeds the limit of {max_bytes} bytes", max_bytes=max_bytes)
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -15,27 +15,73 @@ from marshmallow import Schema, fields
 
 from township_shared.auth import ROLES
 
+from .http import API_ERRORS_ATTR
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "required": True,
                                "schema": {"type": "integer", "minimum": 1}}}
+WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "how to authenticate: a bearer token", "required": True,
+                                         "schema": {"type": "string"}}}
+ERROR_HEADERS = {401: WWW_AUTHENTICATE, 429: RETRY_AFTER, 503: RETRY_AFTER}
+ERROR_DESCRIPTIONS = {
+    400: "invalid fields, malformed JSON or query parameters, or a malformed X-Township-Id",
+    401: "no valid token where the route needs one, or a malformed Authorization header",
+    403: "a role the route does not grant, or a token of another township",
+    404: "unknown id, case, township or route",
+    409: "the state of what the request names forbids it (allowed: what it allows), or a reused Idempotency-Key",
+    410: "the callback link expired",
+    413: "the body is larger than MAX_BODY_BYTES",
+    415: "the body is not application/json",
+    422: "well formed, but refused by what the request names: an unknown village, category or actor, or a rule "
+         "between fields the document cannot state (decision 70)",
+    429: "too many demands from one address or one phone; retry after Retry-After seconds",
+    503: "a service, its database or the broker is unavailable, or the gateway is restarting; retry",
+    504: "a service did not answer within RPC_TIMEOUT_SECONDS; retry"}
+# what a route that reads a JSON body may answer about the body itself
+BODY_ERRORS = (400, 413, 415)
 
 
 class ErrorSchema(Schema):
+    """Every error body: ``error`` and ``message``, and the details some errors name (decision 70). A detail a
+    service's error names is a field here (tests/contract/test_error_details.py reads the services' raises)."""
+
     error = fields.String(required=True, metadata={"example": "validation_failed"})
     message = fields.String(required=True)
-    fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.List(fields.String()))
-    allowed = fields.List(fields.String())
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.List(fields.String()),
+                          metadata={"description": "400, 422: each field (dotted path) and its reasons"})
+    allowed = fields.List(fields.String(), metadata={
+        "description": "401, 403: the roles the route grants; 405: the methods of the path; 404, 409: the commands "
+                       "or states allowed"})
     retry_after = fields.Integer(metadata={"description": "429: seconds to wait, as in Retry-After"})
     limit = fields.String(metadata={"description": "429: the limit reached", "enum": ["address", "phone"]})
+    max_bytes = fields.Integer(metadata={"description": "413: the largest body accepted"})
+    expected = fields.String(metadata={"description": "415: the media type to send"})
     expired_at = fields.String(metadata={"description": "410: when the callback link expired"})
+    id = fields.String(metadata={"description": "404, 409: the id named"})
+    case_id = fields.String(metadata={"description": "409: the case an Idempotency-Key was used for"})
+    key = fields.String(metadata={"description": "409: the Idempotency-Key still being stored"})
+    township_id = fields.String(metadata={"description": "403, 404: the township named"})
+    role = fields.String(metadata={"description": "403: the caller's role"})
+    path = fields.String(metadata={"description": "404: the path no route answers"})
+    status = fields.String(metadata={"description": "409: the state that forbids the command"})
+    reported_at = fields.String(metadata={"description": "409: when the unit reported already"})
+    kind = fields.String(metadata={"description": "409: the kind of ledger movement"})
+    pool = fields.String(metadata={"description": "404, 409: the budget pool named"})
+    village = fields.String(metadata={"description": "403: the village named"})
+    available_fen = fields.Integer(metadata={"description": "409: what the pool has available, in fen"})
+    asked_fen = fields.Integer(metadata={"description": "409: what was asked of the pool, in fen"})
+    allocatable_fen = fields.Integer(metadata={"description": "409: what the approval leaves, in fen"})
+    threshold_fen = fields.Integer(metadata={"description": "409: above it the joint meeting decides, in fen"})
 
 
 def items(schema) -> dict[str, Any]:
     return {"type": "object", "properties": {"items": {"type": "array", "items": schema}}}
 
 
-def _header(name: str, description: str, required: bool = False, pattern: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string", "maxLength": 300}
+def _header(name: str, description: str, required: bool = False, pattern: str | None = None,
+            min_length: int = 0, max_length: int = 300) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_length, **({"minLength": min_length} if min_length
+                                                                            else {})}
     if pattern:
         schema["pattern"] = pattern
     return {"in": "header", "name": name, "required": required, "description": description, "schema": schema}
@@ -46,7 +92,8 @@ TOWNSHIP = _header("X-Township-Id", "the township a member of the public address
                    "township is refused", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CASE_SECRET = _header("X-Case-Secret", "the secret returned when the demand was submitted (the public follows its "
                       "case with it)", pattern=r"^[0-9a-f]{32}$")
-IDEMPOTENCY = _header("Idempotency-Key", "a retry with the same key and body returns the same case")
+IDEMPOTENCY = _header("Idempotency-Key", "a retry with the same key and body returns the same case", min_length=1,
+                      max_length=255)
 
 
 def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
@@ -181,15 +228,13 @@ def document(service_cls: type) -> dict[str, Any]:
                 params.extend(op.query)
             elif op.query is not None:
                 params.append({"in": "query", "schema": op.query})
-            # a bad token is a 401 on every route; a role the route does not grant, a 403
-            errors = set(op.errors) | {401} | ({403} if set(op.roles) != set(ROLES) else set())
+            errors = {*op.errors, *getattr(fn, API_ERRORS_ATTR, ()), *(BODY_ERRORS if op.body is not None else ())}
             responses = {
                 str(op.status): {"description": "success", "content": _content(op.media_type, op.response)},
-                **{str(e): {"description": "error", "content": _content("application/json", ERROR),
-                            **({"headers": RETRY_AFTER} if e == 429 else {})}
-                   for e in sorted(errors)},
-                "504": {"description": "a service did not answer within RPC_TIMEOUT_SECONDS; retry",
-                        "content": _content("application/json", ERROR)}}
+                **{str(e): {"description": ERROR_DESCRIPTIONS.get(e, "error"),
+                            "content": _content("application/json", ERROR),
+                            **({"headers": ERROR_HEADERS[e]} if e in ERROR_HEADERS else {})}
+                   for e in sorted(errors)}}
             document_op: dict[str, Any] = {
                 "summary": op.summary, "parameters": params, "responses": responses,
                 "description": "Roles: " + ", ".join(op.roles),
@@ -197,7 +242,22 @@ def document(service_cls: type) -> dict[str, Any]:
             if op.body is not None:
                 document_op["requestBody"] = {"required": True, "content": _content("application/json", op.body)}
             spec.path(path=path, operations={entrypoint.method.lower(): document_op})
-    return spec.to_dict()
+    return _nullable_references(spec.to_dict())
+
+
+def _nullable_references(node: Any) -> Any:
+    """apispec writes a nullable nested schema as ``anyOf: [{type: object, nullable: true}, {$ref}]``, whose first
+    branch takes any object at all; OpenAPI 3.0 says "this schema, or null" as ``nullable`` beside ``allOf``."""
+    if isinstance(node, list):
+        return [_nullable_references(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    branches = node.get("anyOf")
+    if (isinstance(branches, list) and len(branches) == 2 and branches[0] == {"type": "object", "nullable": True}
+            and set(branches[1]) == {"$ref"}):
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        return {**_nullable_references(rest), "nullable": True, "allOf": [branches[1]]}
+    return {key: _nullable_references(value) for key, value in node.items()}
 
 
 def role_rows(service_cls: type) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from nameko.dependency_providers import Config
 from nameko.exceptions import RemoteError
 
@@ -17,17 +17,19 @@ from werkzeug.wrappers import Response
 
 from township_shared import auth
 from township_shared.auth import EVERYONE, SIGNED_IN, TASK_ROLES
-from township_shared.errors import NotFound, ValidationFailed
+from township_shared.errors import RETRY_AFTER_SECONDS, NotFound, ValidationFailed
 from township_shared.schemas import demands as d
 from township_shared.schemas import dispatch as dp
 from township_shared.schemas import feedback as fb
 from township_shared.schemas import identity as idn
 from township_shared.schemas import reference as ref
+from township_shared.schemas.bounds import Integer
+from township_shared.schemas.common import StrictSchema
 from township_shared.observability import Metrics
 from township_shared.service import load
 
 from . import openapi
-from .openapi import CASE_SECRET, IDEMPOTENCY, TOWNSHIP, Operation, items, operation, operations, query, undocumented
+from .openapi import CASE_SECRET, IDEMPOTENCY, TOWNSHIP, Operation, items, operation, operations, undocumented
 from .dependencies import Broker, HealthProbe, RpcProxy
 from . import funds_routes
 from .security import client_of, metrics_guard
@@ -61,6 +63,11 @@ class PrincipalViewSchema(Schema):
     townships = fields.List(fields.String())
     villages = fields.List(fields.String())
     organisation = fields.String(allow_none=True)
+
+
+class DeadLetterQuerySchema(StrictSchema):
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=500),
+                    metadata={"description": "at most this many (default 50)"})
 
 
 class GatewayService(funds_routes.FundsRoutes):
@@ -117,7 +124,8 @@ class GatewayService(funds_routes.FundsRoutes):
     def health(self, request):
         checks = self.health_probe.check()
         ok = all(c["ok"] for c in checks.values())
-        return json_response(200 if ok else 503, {"status": "ok" if ok else "degraded", **checks})
+        return json_response(200 if ok else 503, {"status": "ok" if ok else "degraded", **checks},
+                             {} if ok else {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @operation("Who the token belongs to", response=PrincipalViewSchema, roles=SIGNED_IN)
     @http("GET", "/api/v1/me")
@@ -127,7 +135,7 @@ class GatewayService(funds_routes.FundsRoutes):
 
     @operation("Submit a resident's demand (the answer's secret lets the resident follow the case)",
                headers=(TOWNSHIP, IDEMPOTENCY), body=d.DemandSubmissionSchema, status=201,
-               response=d.DemandAcceptedSchema, errors=(400, 404, 409, 413, 415, 429), roles=SUBMITTERS)
+               response=d.DemandAcceptedSchema, errors=(400, 404, 409, 413, 415, 422, 429), roles=SUBMITTERS)
     @http("POST", "/api/v1/demands")
     @api
     def submit_demand(self, request):
@@ -147,7 +155,7 @@ class GatewayService(funds_routes.FundsRoutes):
         return json_response(201, case, headers)
 
     @operation("List demands, newest first (office)", query=d.DemandQuerySchema, response=d.DemandPageSchema,
-               errors=(400, 404), roles=("office",))
+               errors=(400, 404, 422), roles=("office",))
     @http("GET", "/api/v1/demands")
     @api
     def list_demands(self, request):
@@ -204,7 +212,8 @@ class GatewayService(funds_routes.FundsRoutes):
     def list_tasks(self, request):
         return json_response(200, {"items": self.dispatch.list_tasks(self._p(request), query_args(request))})
 
-    @operations(Operation(c.summary, body=c.body, response=dp.TaskViewSchema, errors=(400, 404, 409),
+    @operations(Operation(c.summary, body=c.body, response=dp.TaskViewSchema,
+                          errors=(400, 404, 409, *((422,) if c.path == "extension-request" else ())),
                           fixed={"command": c.path}, roles=("office",) if c.office else TASK_ROLES)
                 for c in dp.TASK_COMMANDS)
     @http("POST", "/api/v1/tasks/<string:task_id>/<string:command>")
@@ -253,7 +262,8 @@ class GatewayService(funds_routes.FundsRoutes):
         method = self.dispatch.undo_routing_example if command == "undo" else self.dispatch.restore_routing_example
         return json_response(200, method(self._p(request), case_id, self._body(request)))
 
-    @operations([*(Operation(summary, body=body, response=dp.DispatchCaseViewSchema, errors=(400, 404, 409),
+    @operations([*(Operation(summary, body=body, response=dp.DispatchCaseViewSchema,
+                             errors=(400, 404, 409, *((422,) if command in ("route", "whistle") else ())),
                              fixed={"command": command}, roles=("office",))
                   for command, (_, body, summary) in CASE_COMMANDS.items()),
                 Operation("A summoned unit reports (报到)", response=dp.WhistleUnitSchema, errors=(400, 404, 409),
@@ -277,7 +287,7 @@ class GatewayService(funds_routes.FundsRoutes):
         return json_response(200, {"items": self.dispatch.list_actors(self._p(request), query_args(request))})
 
     @operation("Register an actor", body=dp.ActorSchema, status=201, response=dp.ActorViewSchema,
-               errors=(400, 404, 409), roles=("office",))
+               errors=(400, 404, 409, 422), roles=("office",))
     @http("POST", "/api/v1/actors")
     @api
     def create_actor(self, request):
@@ -291,7 +301,7 @@ class GatewayService(funds_routes.FundsRoutes):
         return json_response(200, self.dispatch.get_actor(self._p(request), kind, actor_id))
 
     @operation("Update an actor (the fields given)", body=dp.ActorUpdateSchema, response=dp.ActorViewSchema,
-               errors=(400, 404), roles=("office",))
+               errors=(400, 404, 422), roles=("office",))
     @http("PATCH", "/api/v1/actors/<string:kind>/<string:actor_id>")
     @api
     def update_actor(self, request, kind, actor_id):
@@ -313,7 +323,8 @@ class GatewayService(funds_routes.FundsRoutes):
     def list_callbacks(self, request):
         return json_response(200, {"items": self.feedback.list_callbacks(self._p(request), query_args(request))})
 
-    @operations(Operation(summary, body=body, response=fb.CallbackViewSchema, errors=(400, 404, 409),
+    @operations(Operation(summary, body=body, response=fb.CallbackViewSchema,
+                          errors=(400, 404, 409, *((422,) if command == "answer" else ())),
                           fixed={"command": command}, roles=("office",))
                 for command, (_, body, summary) in CALLBACK_COMMANDS.items())
     @http("POST", "/api/v1/callbacks/<string:callback_id>/<string:command>")
@@ -340,7 +351,7 @@ class GatewayService(funds_routes.FundsRoutes):
 
     # completion reports of social organisations -----------------------------------------------------------------
     @operation("A social organisation reports a milestone or completion", body=fb.ReportSchema, status=201,
-               response=fb.ReportViewSchema, errors=(400,), roles=("social_org",))
+               response=fb.ReportViewSchema, errors=(400, 422), roles=("social_org",))
     @http("POST", "/api/v1/reports")
     @api
     def submit_report(self, request):
@@ -348,15 +359,12 @@ class GatewayService(funds_routes.FundsRoutes):
         return json_response(201, report, {"Location": f"/api/v1/reports/{report['id']}"})
 
     @operation("Reports (the office all; an organisation its own; a supervision group its villages')",
-               query=[query("status", "only reports in this state", type="string", enum=list(fb.REPORT_STATUSES))],
-               response=items(fb.ReportViewSchema), errors=(400,), roles=("office", "social_org", "supervision"))
+               query=fb.ReportQuerySchema, response=items(fb.ReportViewSchema), errors=(400,),
+               roles=("office", "social_org", "supervision"))
     @http("GET", "/api/v1/reports")
     @api
     def list_reports(self, request):
-        args = query_args(request)
-        unknown = sorted(set(args) - {"status"})
-        if unknown:
-            raise ValidationFailed({k: ["unknown parameter"] for k in unknown})
+        args = load(fb.ReportQuerySchema(), query_args(request))
         return json_response(200, {"items": self.feedback.list_reports(self._p(request), args.get("status"))})
 
     @operation("One report", response=fb.ReportViewSchema, errors=(404,),
@@ -376,7 +384,7 @@ class GatewayService(funds_routes.FundsRoutes):
 
     # assessment figures (office; a county over its townships) and early warning (office) -----------------------
     @operation("Assessment figures", headers=(TOWNSHIP,), query=fb.AssessmentQuerySchema,
-               response=items(fb.FigureRowSchema), errors=(400, 404), roles=("office", "county"))
+               response=items(fb.FigureRowSchema), errors=(400, 404, 422), roles=("office", "county"))
     @http("GET", "/api/v1/assessment")
     @api
     def assessment(self, request):
@@ -384,7 +392,7 @@ class GatewayService(funds_routes.FundsRoutes):
         return json_response(200, {"items": self.feedback.assessment(self._p(request), query_args(request))})
 
     @operation("Top and bottom by a rate", headers=(TOWNSHIP,), query=fb.AssessmentQuerySchema,
-               errors=(400, 404), roles=("office", "county"))
+               errors=(400, 404, 422), roles=("office", "county"))
     @http("GET", "/api/v1/assessment/ranking")
     @api
     def assessment_ranking(self, request):
@@ -393,7 +401,7 @@ class GatewayService(funds_routes.FundsRoutes):
 
     @operation("Assessment figures as CSV, for the assessment of cadres", headers=(TOWNSHIP,),
                query=fb.AssessmentQuerySchema, media_type="text/csv", response={"type": "string"},
-               errors=(400, 404), roles=("office", "county"))
+               errors=(400, 404, 422), roles=("office", "county"))
     @http("GET", "/api/v1/assessment.csv")
     @api
     def assessment_csv(self, request):
@@ -411,7 +419,7 @@ class GatewayService(funds_routes.FundsRoutes):
 
     # tokens and the audit trail (the office of the township; identity service) ---------------------------------
     @operation("Issue a token for one actor of the township (the token is in this answer only)",
-               body=idn.IssueTokenSchema, status=201, response=idn.IssuedTokenSchema, errors=(400, 404, 409),
+               body=idn.IssueTokenSchema, status=201, response=idn.IssuedTokenSchema, errors=(400, 404, 409, 422),
                roles=("office",))
     @http("POST", "/api/v1/tokens")
     @api
@@ -434,7 +442,7 @@ class GatewayService(funds_routes.FundsRoutes):
         return json_response(200, self.identity.revoke_token(self._p(request), token_id))
 
     @operation("The audit trail of the township: who did what, newest first (never edited)",
-               query=idn.AuditQuerySchema, response=idn.AuditPageSchema, errors=(400,), roles=("office",))
+               query=idn.AuditQuerySchema, response=idn.AuditPageSchema, errors=(400, 422), roles=("office",))
     @http("GET", "/api/v1/audit")
     @api
     def audit(self, request):
@@ -474,20 +482,15 @@ class GatewayService(funds_routes.FundsRoutes):
         body = generate_latest(REGISTRY) + generate_latest(registry)
         return Response(body, status=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @operation("The township's messages a service could not use (office)",
-               query=[query("limit", "at most this many (default 50)", type="integer", minimum=1, maximum=500)],
+    @operation("The township's messages a service could not use (office)", query=DeadLetterQuerySchema,
                errors=(400,), roles=("office",))
     @http("GET", "/api/v1/dead-letters")
     @api
     def dead_letters(self, request):
         """The township's messages a service could not use, with where and why (office); they stay queued for
         inspection. A letter whose township cannot be read is no office's (decision 58)."""
-        args = query_args(request)
-        try:
-            limit = max(1, min(int(args.get("limit", 50)), 500))
-        except ValueError:
-            raise ValidationFailed({"limit": ["must be a number from 1 to 500"]}) from None
-        return json_response(200, self.broker.dead_letters(request.principal.township_id, limit))
+        args = load(DeadLetterQuerySchema(), query_args(request))
+        return json_response(200, self.broker.dead_letters(request.principal.township_id, args["limit"]))
 
     @undocumented("every other path answers 404")
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from township_shared import auth
-from township_shared.errors import Unauthorized, ValidationFailed
+from township_shared.errors import Unauthorized, Unprocessable, ValidationFailed
 from township_shared.events import PUBLISHERS, Event
 from township_shared.schemas.identity import TokenIssuedV1, TokenRevokedV1
 
@@ -121,10 +121,10 @@ def check_issue(principal: auth.Principal, command: Mapping[str, Any], township_
                 registered: Mapping[str, Mapping[str, Any] | None]) -> None:
     """:class:`ValidationFailed` naming each field unless ``principal`` (an office) may issue this token."""
     if principal.township_id is None:
-        raise ValidationFailed({"_schema": ["only a township's office issues tokens, for its own township"]})
+        raise Unprocessable({"_schema": ["only a township's office issues tokens, for its own township"]})
     problems = issue_problems(command, township_villages, registered)
     if problems:
-        raise ValidationFailed(problems, "The token cannot be issued.")
+        raise Unprocessable(problems, "The token cannot be issued.")
 
 
 # audit trail -------------------------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if moment.tzinfo is None or not isinstance(entry_id, str):
             raise ValueError(cursor)
     except (ValueError, TypeError, UnicodeDecodeError):
-        raise ValidationFailed({"cursor": ["not a cursor this listing returned"]}) from None
+        raise Unprocessable({"cursor": ["not a cursor this listing returned"]}) from None
     return moment, entry_id
 
 

@@ -126,7 +126,7 @@ def test_the_service_checks_the_principal_itself(services):
 def test_issuing_asks_dispatchs_registry_of_the_offices_own_township(services):
     kind, body = remote_error(lambda: services.identity.issue_token(
         office("baiyun"), {"role": "unit", "actor": "unit:water_station"}))
-    assert kind == "ValidationFailed" and "is not" in body["fields"]["actor"][0]
+    assert kind == "Unprocessable" and "is not" in body["fields"]["actor"][0]
     kind, body = remote_error(lambda: services.identity.issue_token(
         office(), {"role": "unit", "actor": "unit:water_station", "township_id": "baiyun"}))
     assert kind == "ValidationFailed" and "township_id" in body["fields"]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from township_shared import outbox
 from township_shared.auth import Principal, case_secret_matches
-from township_shared.errors import Conflict, NotFound, Refused, TooManyRequests, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Refused, TooManyRequests, Unprocessable
 from township_shared.events import Event, make_event
 from township_shared.privacy import mask_phone
 from township_shared.schemas.common import OPEN_STATUSES
@@ -60,7 +60,7 @@ def submit_demand(repo: DemandRepository, now: datetime, township_id: str, submi
     submission, phone_errors = domain.normalise_phone(submission, ref)
     errors = {**domain.check_references(submission, ref), **phone_errors}
     if errors:
-        raise ValidationFailed(errors)
+        raise Unprocessable(errors)
     if not idempotency_key:
         idempotency_key = f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
     elif not idempotency_key.startswith(GENERATED_KEY_PREFIX):
@@ -171,7 +171,7 @@ def demand_for(repo: DemandRepository, principal: Principal, case_ref: str, secr
 def list_demands(repo: DemandRepository, township_id: str, query: dict[str, Any]) -> tuple[list[dict], int | None]:
     reference_or_404(repo, township_id)
     if query.get("received_from") and query.get("received_to") and query["received_from"] > query["received_to"]:
-        raise ValidationFailed({"received_from": ["must not be after received_to"]})
+        raise Unprocessable({"received_from": ["must not be after received_to"]})
     filters = {k: query[k] for k in ("status", "village", "category", "channel") if query.get(k)}
     return repo.list_cases(township_id, filters, query["limit"], query.get("cursor"),
                            query.get("received_from"), query.get("received_to"))

@@ -7,8 +7,12 @@ or a dead letter), never discovered by a crash deep inside a service (500, or a 
 - :class:`Integer` and :class:`Float`: within ±(2**53 - 1), exact in a JavaScript client, a float and a BSON
   int64 (a cursor of 2**64 made pymongo raise ``OverflowError``);
 - :class:`Date`: a calendar day from :data:`EARLIEST` to :data:`LATEST` (a due date beyond them means nothing here);
-- :class:`AwareDateTime`: with an offset, from :data:`EARLIEST` to :data:`LATEST` once in UTC (9999-12-31T23:59:59
-  -01:00 is year 10000 in UTC, and a far date overflows every deadline computed from it);
+- :class:`AwareDateTime`: ``YYYY-MM-DDThh:mm:ss[.ffffff]`` with ``Z`` or an offset, its day as written from
+  :data:`EARLIEST` to :data:`LATEST` (9999-12-31T23:59:59-01:00 is year 10000 in UTC, and a far date overflows every
+  deadline computed from it; an offset moves a day by less than one, so no date in bounds overflows). Both state
+  their bounds as a ``pattern`` the OpenAPI document carries, the very regular expression they check (decision 70);
+- :class:`Pattern`: marshmallow's ``Regexp`` matching the whole text, as a JSON schema ``pattern`` does (``$``
+  in Python also matches before a final newline);
 - :func:`check_json`: any JSON value nested at most :data:`MAX_DEPTH` levels, every string (and key) valid Unicode
   text (JSON's ``\\ud800`` escape decodes to a lone surrogate, which no UTF-8 encoder, BSON included, accepts).
 
@@ -16,10 +20,11 @@ Schemas use these types instead of marshmallow's (a test fails on a bare ``field
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 MAX_SAFE_INTEGER = 2**53 - 1
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -32,49 +37,115 @@ SAFE_RANGE = validate.Range(min=-MAX_SAFE_INTEGER, max=MAX_SAFE_INTEGER,
                             error=f"must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
 
 
+QUERY_INTEGER = re.compile(r"-?[0-9]{1,16}")
+
+
 class Integer(fields.Integer):
     """marshmallow's Integer within ±(2**53 - 1); a field's own ``validate`` narrows it further. The bound is a
-    ``Range`` validator, so the OpenAPI document states it (``minimum``, ``maximum``)."""
+    ``Range`` validator, so the OpenAPI document states it (``minimum``, ``maximum``).
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    A JSON integer only, as the document says ``type: integer`` (marshmallow alone took ``2.5`` as 2, ``true`` as 1
+    and ``"7"`` as 7); ``query=True`` for a query string's parameter, written in decimal digits (decision 70)."""
+
+    def __init__(self, *, query: bool = False, **kwargs):
+        kwargs.pop("strict", None)  # strict always, but in a query string
+        super().__init__(strict=not query, **kwargs)
+        self.query = query
         self.validators.insert(0, SAFE_RANGE)
+
+    def _validated(self, value):
+        if isinstance(value, bool) or (self.query and not isinstance(value, int)
+                                       and not (isinstance(value, str) and QUERY_INTEGER.fullmatch(value))):
+            raise self.make_error("invalid")
+        return super()._validated(value)
 
 
 class Float(fields.Float):
-    """marshmallow's Float (no NaN, no infinity) within ±(2**53 - 1), stated like :class:`Integer`'s."""
+    """marshmallow's Float (no NaN, no infinity) within ±(2**53 - 1), stated like :class:`Integer`'s; a JSON
+    number only (not ``"1.5"``, not ``true``)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.validators.insert(0, SAFE_RANGE)
 
+    def _validated(self, value):
+        if isinstance(value, (bool, str)):
+            raise self.make_error("invalid")
+        return super()._validated(value)
 
-class AwareDateTime(fields.AwareDateTime):
-    """marshmallow's AwareDateTime (an offset is required) from 1970-01-01 to 2100-01-01 in UTC."""
 
-    default_error_messages = {"bounds": f"must be from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC)"}
+class Boolean(fields.Boolean):
+    """A JSON ``true`` or ``false`` only (marshmallow alone took ``0``, ``"yes"`` and ``"on"``); ``query=True``
+    for a query string's parameter: ``true`` or ``false`` (decision 70)."""
+
+    def __init__(self, *, query: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.query = query
 
     def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            in_bounds = EARLIEST <= moment.astimezone(timezone.utc) <= LATEST
-        except OverflowError:  # year 1 or 9999 moved across midnight by its offset
-            in_bounds = False
-        if not in_bounds:
+        if isinstance(value, bool):
+            return value
+        if self.query and value in ("true", "false"):
+            return value == "true"
+        raise self.make_error("invalid", input=value)
+
+
+class Pattern(validate.Regexp):
+    """marshmallow's ``Regexp``, matching the whole text (``re.fullmatch``) as JSON schema's ``pattern`` does; the
+    OpenAPI document states it as ``pattern``. Write the expression with ``[0-9]``, not ``\\d`` (Python's matches
+    any Unicode digit)."""
+
+    def __call__(self, value: str) -> str:
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+# the days from EARLIEST to LATEST as written, each a real calendar day (29 February in leap years only)
+YEAR = r"(?:19[7-9][0-9]|20[0-9][0-9])"
+_DAY = (rf"(?:{YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+        r"|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:19(?:7[26]|8[048]|9[26])|20(?:[02468][048]|[13579][26]))-02-29"
+        r"|2100-01-01)")
+DATE_PATTERN = rf"^{_DAY}$"
+DATETIME_PATTERN = (rf"^{_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{{1,6}})?"
+                    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$")
+_WRITTEN_DATE = re.compile(DATE_PATTERN)
+_WRITTEN_DATETIME = re.compile(DATETIME_PATTERN)
+
+
+def _with_pattern(kwargs: dict[str, Any], pattern: str) -> dict[str, Any]:
+    return {**kwargs, "metadata": {"pattern": pattern, **(kwargs.get("metadata") or {})}}
+
+
+class AwareDateTime(fields.AwareDateTime):
+    """marshmallow's AwareDateTime written ``YYYY-MM-DDThh:mm:ss[.ffffff]`` with ``Z`` or an offset, its day (as
+    written) from 1970-01-01 to 2100-01-01: :data:`DATETIME_PATTERN`, which the OpenAPI document states."""
+
+    default_error_messages = {"bounds": f"must be written YYYY-MM-DDThh:mm:ss with Z or an offset (+08:00), a day "
+                                        f"from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"}
+
+    def __init__(self, **kwargs):
+        super().__init__(**_with_pattern(kwargs, DATETIME_PATTERN))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and _WRITTEN_DATETIME.fullmatch(value) is None:
             raise self.make_error("bounds")
-        return moment
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Date(fields.Date):
-    """marshmallow's Date (``YYYY-MM-DD``) from 1970-01-01 to 2100-01-01."""
+    """marshmallow's Date (``YYYY-MM-DD``) from 1970-01-01 to 2100-01-01: :data:`DATE_PATTERN`, which the OpenAPI
+    document states."""
 
-    default_error_messages = {"bounds": f"must be from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"}
+    default_error_messages = {"bounds": f"must be a day YYYY-MM-DD from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"}
+
+    def __init__(self, **kwargs):
+        super().__init__(**_with_pattern(kwargs, DATE_PATTERN))
 
     def _deserialize(self, value, attr, data, **kwargs):
-        day = super()._deserialize(value, attr, data, **kwargs)
-        if not EARLIEST.date() <= day <= LATEST.date():
+        if isinstance(value, str) and _WRITTEN_DATE.fullmatch(value) is None:
             raise self.make_error("bounds")
-        return day
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _printable(text: str) -> str:

@@ -1,7 +1,8 @@
 """Vocabulary every service uses: channels, urgencies, case statuses, and small reusable schemas."""
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .bounds import Float
+from ..errors import RuleMessage
+from .bounds import Float, Pattern
 
 CHANNELS = ("hotline", "walk_in", "online", "grid_patrol", "village_committee")
 URGENCIES = ("emergency", "utilities", "general")
@@ -13,7 +14,20 @@ URGENCIES = ("emergency", "utilities", "general")
 CASE_STATUSES = ("received", "duplicate", "triage", "dispatched", "in_progress", "completed", "callback", "closed")
 OPEN_STATUSES = ("received", "triage", "dispatched", "in_progress", "completed", "callback")  # a duplicate links to these
 
-CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$", error="must be a lower-case code (a-z, 0-9, _ or -)")
+CODE = Pattern(r"^[a-z0-9][a-z0-9_-]{0,63}$", error="must be a lower-case code (a-z, 0-9, _ or -)")
+# an http(s) URL: a host name with its top-level domain, an optional port, then a path or query of the characters
+# RFC 3986 allows (anything else percent-encoded); the OpenAPI document states this very pattern (decision 70)
+_URL_CHARACTER = r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]"
+URL_PATTERN = (r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?::[0-9]{1,5})?"
+               rf"(?:/{_URL_CHARACTER}*|\?{_URL_CHARACTER}+)?$")
+MAX_URL = 2000
+URL = [validate.Length(max=MAX_URL), Pattern(URL_PATTERN, error="must be an http(s) URL with a host name, other "
+                                                                "characters than RFC 3986's percent-encoded")]
+
+
+def url_field(**kwargs) -> fields.String:
+    """An http(s) URL (:data:`URL_PATTERN`, at most :data:`MAX_URL` characters)."""
+    return fields.String(validate=URL, **kwargs)
 
 
 class StrictSchema(Schema):
@@ -33,6 +47,6 @@ class LocationSchema(StrictSchema):
     def _coordinates_in_pairs(self, data, **kwargs):
         has_lat, has_long = data.get("lat") is not None, data.get("long") is not None
         if has_lat != has_long:
-            raise ValidationError("lat and long must be given together", "lat" if has_long else "long")
+            raise ValidationError(RuleMessage("lat and long must be given together"), "lat" if has_long else "long")
         if not has_lat and not data.get("address"):
-            raise ValidationError("give lat and long, an address, or both", "_schema")
+            raise ValidationError(RuleMessage("give lat and long, an address, or both"), "_schema")

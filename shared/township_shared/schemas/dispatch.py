@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from marshmallow import fields, validate, validates_schema, ValidationError
 
 from ..events import register
-from .bounds import AwareDateTime, Float, Integer
-from .common import CASE_STATUSES, CODE, StrictSchema, URGENCIES
+from ..errors import RuleMessage
+from .bounds import Boolean, AwareDateTime, Float, Integer, Pattern
+from .common import CASE_STATUSES, CODE, StrictSchema, URGENCIES, url_field
 from .reference import NamesSchema
 
 MAX_HANDLING_SECONDS = 10 * 366 * 86400  # a task open ten years is a forged or broken number, not a late unit
@@ -17,7 +18,7 @@ TASK_ROLES = ("lead", "co_handler")
 DISPATCH_CASE_STATUSES = CASE_STATUSES
 ESCALATION_REASONS = ("overdue", "returned_twice", "whistle")
 CLOSE_OUTCOMES = ("resolved", "unresolved", "duplicate", "withdrawn", "unreached")
-ACTOR_REF = validate.Regexp(r"^(unit|party_member|volunteer|social_org):[a-z0-9][a-z0-9_-]{0,63}$",
+ACTOR_REF = Pattern(r"^(unit|party_member|volunteer|social_org):[a-z0-9][a-z0-9_-]{0,63}$",
                             error="must be <kind>:<id>, e.g. unit:water_station")
 
 
@@ -33,15 +34,15 @@ class ActorSchema(StrictSchema):
     id = fields.String(required=True, validate=CODE)
     names = fields.Nested(NamesSchema, allow_none=True)
     name = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
-    active = fields.Boolean(load_default=True)
+    active = Boolean(load_default=True)
     contact = fields.Nested(ContactSchema, allow_none=True)
     phone = fields.String(validate=validate.Length(max=40), allow_none=True)
     # units
     unit_type = fields.String(validate=validate.OneOf(UNIT_TYPES), allow_none=True)
     categories = fields.List(fields.String(validate=CODE), load_default=list)
-    villages = fields.List(fields.String(validate=validate.Regexp(r"^(\*|[a-z0-9][a-z0-9_-]*)$")),
+    villages = fields.List(fields.String(validate=Pattern(r"^(\*|[a-z0-9][a-z0-9_-]*)$")),
                            load_default=list)
-    webhook_url = fields.Url(schemes={"http", "https"}, allow_none=True)
+    webhook_url = url_field(allow_none=True)
     # party members and volunteers
     branch = fields.String(validate=validate.Length(max=200), allow_none=True)
     home_village = fields.String(validate=CODE, allow_none=True)
@@ -57,17 +58,17 @@ class ActorSchema(StrictSchema):
     def _fields_of_kind(self, data, **kwargs):
         kind = data.get("kind")
         if kind == "unit" and not data.get("unit_type"):
-            raise ValidationError("a unit needs unit_type", "unit_type")
+            raise ValidationError(RuleMessage("a unit needs unit_type"), "unit_type")
         if kind in ("party_member", "volunteer"):
             for field in ("name", "home_village"):
                 if not data.get(field):
-                    raise ValidationError(f"a {kind} needs {field}", field)
+                    raise ValidationError(RuleMessage(f"a {kind} needs {field}"), field)
             if data.get("open_task_limit") is None:
                 data["open_task_limit"] = 3
         if kind == "party_member" and not data.get("branch"):
-            raise ValidationError("a double check-in Party member needs the workplace Party branch", "branch")
+            raise ValidationError(RuleMessage("a double check-in Party member needs the workplace Party branch"), "branch")
         if kind in ("unit", "social_org") and not data.get("names"):
-            raise ValidationError(f"a {kind} needs names (zh, en)", "names")
+            raise ValidationError(RuleMessage(f"a {kind} needs names (zh, en)"), "names")
 
 
 class ActorUpdateSchema(ActorSchema):
@@ -113,14 +114,13 @@ class ExtensionRequestSchema(StrictSchema):
 
 
 class ExtensionDecisionSchema(StrictSchema):
-    approved = fields.Boolean(required=True)
+    approved = Boolean(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class CompletionSchema(StrictSchema):
     reply = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    attachments = fields.List(fields.Url(schemes={"http", "https"}), validate=validate.Length(max=10),
-                              load_default=list)
+    attachments = fields.List(url_field(), validate=validate.Length(max=10), load_default=list)
 
 
 @dataclass(frozen=True)
@@ -162,13 +162,13 @@ class WhistleCommandSchema(StrictSchema):
 
 class TaskQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(TASK_STATES + ("open",)))
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ActorQuerySchema(StrictSchema):
     kind = fields.String(validate=validate.OneOf(ACTOR_KINDS))
     village = fields.String(validate=CODE)
-    active = fields.Boolean()
+    active = Boolean(query=True)
 
 
 # ---- event payloads ------------------------------------------------------------------------------------------
@@ -239,14 +239,14 @@ class TaskAssignedV1(_TaskFact):
     def _deadlines_after_assignment(self, data, **kwargs):
         for name in ("sign_deadline", "handling_deadline"):
             if name in data and "assigned_at" in data and data[name] < data["assigned_at"]:
-                raise ValidationError("must not be before assigned_at", name)
+                raise ValidationError(RuleMessage("must not be before assigned_at"), name)
 
 
 @register("task_signed", 1, "dispatch")
 class TaskSignedV1(_TaskFact):
     signed_at = AwareDateTime(required=True)
-    within_deadline = fields.Boolean(required=True)
-    lead_now = fields.Boolean(required=True, metadata={"description": "first receiver became the lead"})
+    within_deadline = Boolean(required=True)
+    lead_now = Boolean(required=True, metadata={"description": "first receiver became the lead"})
 
 
 @register("task_returned", 1, "dispatch")
@@ -264,7 +264,7 @@ class TaskExtensionRequestedV1(_TaskFact):
 
 @register("task_extension_decided", 1, "dispatch")
 class TaskExtensionDecidedV1(_TaskFact):
-    approved = fields.Boolean(required=True)
+    approved = Boolean(required=True)
     handling_deadline = AwareDateTime(required=True)
     reason = fields.String(required=True)
 
@@ -274,7 +274,7 @@ class TaskCompletedV1(_TaskFact):
     reply = fields.String(required=True)
     attachments = fields.List(fields.String(), required=True)
     completed_at = AwareDateTime(required=True)
-    on_time = fields.Boolean(required=True)
+    on_time = Boolean(required=True)
     handling_seconds = Float(required=True, validate=validate.Range(min=0, max=MAX_HANDLING_SECONDS),
                              metadata={"description": "from assignment to completion"})
 
@@ -362,7 +362,7 @@ class ExtensionViewSchema(_View):
     until = AwareDateTime()
     reason = fields.String()
     decided_at = AwareDateTime()
-    approved = fields.Boolean()
+    approved = Boolean()
     decision_reason = fields.String()
 
 
@@ -377,11 +377,11 @@ class TaskViewSchema(_View):
     sign_deadline = AwareDateTime()
     handling_deadline = AwareDateTime()
     signed_at = AwareDateTime()
-    signed_within_deadline = fields.Boolean()
+    signed_within_deadline = Boolean()
     returned_at = AwareDateTime()
     return_reason = fields.String()
     completed_at = AwareDateTime()
-    completed_on_time = fields.Boolean()
+    completed_on_time = Boolean()
     reply = fields.String()
     reply_attachments = fields.List(fields.String())
     extension = fields.Nested(ExtensionViewSchema)
@@ -398,7 +398,7 @@ class WhistleUnitSchema(_View):
     unit = fields.Nested(ActorRefSchema)
     key = fields.String()
     reported_at = AwareDateTime(allow_none=True)
-    on_time = fields.Boolean(allow_none=True)
+    on_time = Boolean(allow_none=True)
 
 
 class WhistleViewSchema(_View):
@@ -431,7 +431,7 @@ class ClassificationWordSchema(_View):
     category = fields.String()
     term = fields.String()
     weight = Float()
-    negated = fields.Boolean()
+    negated = Boolean()
 
 
 class LearnedEvidenceSchema(_View):
@@ -456,10 +456,10 @@ class ClassificationViewSchema(_View):
 
 
 class RoutingExampleQuerySchema(StrictSchema):
-    active = fields.Boolean(load_default=None, allow_none=True,
+    active = Boolean(query=True, load_default=None, allow_none=True,
                             metadata={"description": "true: what the model learns from; false: what was undone"})
     category = fields.String(load_default=None, allow_none=True, validate=CODE)
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ExampleDecisionSchema(StrictSchema):
@@ -484,7 +484,7 @@ class RoutingExampleViewSchema(_View):
     classified_by = fields.String()
     by = fields.String()
     at = AwareDateTime()
-    active = fields.Boolean(metadata={"description": "false: undone, the model does not learn from it"})
+    active = Boolean(metadata={"description": "false: undone, the model does not learn from it"})
     undone = fields.Nested(UndoneSchema, allow_none=True)
 
 
@@ -574,7 +574,7 @@ class WhistleReportedV1(StrictSchema):
 
     case_id = fields.String(required=True)
     unit = fields.Nested(ActorRefSchema, required=True)
-    on_time = fields.Boolean(required=True)
+    on_time = Boolean(required=True)
 
 
 @register("actor_registered", 1, "dispatch")
@@ -583,7 +583,7 @@ class ActorRegisteredV1(StrictSchema):
 
     kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
     id = fields.String(required=True)
-    active = fields.Boolean(required=True)
+    active = Boolean(required=True)
 
 
 @register("actor_updated", 1, "dispatch")
@@ -594,4 +594,4 @@ class ActorUpdatedV1(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
     id = fields.String(required=True)
     fields_changed = fields.List(fields.String(), required=True)
-    active = fields.Boolean(required=True)
+    active = Boolean(required=True)

@@ -3,8 +3,9 @@ queries, and its event payloads."""
 from marshmallow import fields, validate, validates_schema, ValidationError
 
 from ..events import register
-from .bounds import AwareDateTime, Float, Integer
-from .common import CODE, StrictSchema
+from ..errors import RuleMessage
+from .bounds import Boolean, DATE_PATTERN, YEAR, AwareDateTime, Float, Integer, Pattern
+from .common import CODE, StrictSchema, url_field
 from .dispatch import ActorRefSchema
 
 SATISFACTION_LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied")
@@ -32,7 +33,7 @@ class CallbackAttemptSchema(StrictSchema):
 class ResidentAnswerSchema(StrictSchema):
     """What the resident says: through the link (no login) or to the office on the phone."""
 
-    resolved = fields.Boolean(required=True)
+    resolved = Boolean(required=True)
     satisfaction = fields.String(required=True, validate=validate.OneOf(SATISFACTION_LEVELS))
     comment = fields.String(validate=validate.Length(max=2000), allow_none=True)
 
@@ -57,7 +58,12 @@ class CallbackQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(CALLBACK_STATUSES), load_default="due")
     case_id = fields.String(validate=validate.Length(min=1, max=100),
                             metadata={"description": "only the callbacks of this case"})
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ReportQuerySchema(StrictSchema):
+    status = fields.String(validate=validate.OneOf(REPORT_STATUSES),
+                           metadata={"description": "only reports in this state"})
 
 
 class ReportSchema(StrictSchema):
@@ -71,33 +77,38 @@ class ReportSchema(StrictSchema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     people_served = Integer(validate=validate.Range(min=0, max=MAX_PEOPLE_SERVED), load_default=0)
     hours = Float(validate=validate.Range(min=0, max=MAX_SERVICE_HOURS), load_default=0.0)
-    evidence_urls = fields.List(fields.Url(schemes={"http", "https"}), validate=validate.Length(min=1, max=20),
-                                required=True)
+    evidence_urls = fields.List(url_field(), validate=validate.Length(min=1, max=20), required=True)
 
     @validates_schema
     def _milestone_named(self, data, **kwargs):
         if data.get("kind") == "milestone" and not data.get("milestone"):
-            raise ValidationError("name the milestone", "milestone")
+            raise ValidationError(RuleMessage("name the milestone"), "milestone")
 
 
 class ReviewSchema(StrictSchema):
-    verified = fields.Boolean(required=True)
+    verified = Boolean(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+# a year, a month or a day from 1970 to 2100-01-01 (which of them the period says: a rule between fields)
+AT_PATTERN = rf"^(?:{YEAR}|2100|{YEAR}-(?:0[1-9]|1[0-2])|2100-01|{DATE_PATTERN[1:-1]})$"
 
 
 class AssessmentQuerySchema(StrictSchema):
     dimension = fields.String(load_default="actor", validate=validate.OneOf(DIMENSIONS))
     period = fields.String(load_default="month", validate=validate.OneOf(PERIODS))
-    at = fields.String(validate=validate.Regexp(r"^\d{4}(-\d{2}(-\d{2})?)?$", error="YYYY, YYYY-MM or YYYY-MM-DD"))
+    at = fields.String(validate=Pattern(AT_PATTERN, error="YYYY, YYYY-MM or YYYY-MM-DD, from 1970 to 2100-01-01"),
+                       metadata={"description": "the year, month or day (as period says) to read; default: now"})
     kind = fields.String(validate=validate.OneOf(("unit", "party_member", "volunteer", "social_org")))
     by = fields.String(load_default="response_rate", validate=validate.OneOf(RATES))
-    limit = Integer(load_default=5, validate=validate.Range(min=1, max=100))
+    limit = Integer(query=True, load_default=5, validate=validate.Range(min=1, max=100))
 
     @validates_schema
     def _at_matches_period(self, data, **kwargs):
         at, period = data.get("at"), data.get("period", "month")
         if at and len(at) != {"year": 4, "month": 7, "day": 10}[period]:
-            raise ValidationError(f"a {period} is written {'YYYY' if period == 'year' else 'YYYY-MM' if period == 'month' else 'YYYY-MM-DD'}", "at")
+            written = {"year": "YYYY", "month": "YYYY-MM", "day": "YYYY-MM-DD"}[period]
+            raise ValidationError(RuleMessage(f"a {period} is written {written}"), "at")
 
 
 # ---- event payloads ------------------------------------------------------------------------------------------
@@ -113,9 +124,9 @@ class _CaseOfUnit(StrictSchema):
 class CallbackRecordedV1(_CaseOfUnit):
     """A callback attempt or answer. ``final`` with ``reached`` false: the last attempt failed (unreached)."""
 
-    reached = fields.Boolean(required=True)
-    final = fields.Boolean(required=True)
-    resolved = fields.Boolean(required=True, allow_none=True)
+    reached = Boolean(required=True)
+    final = Boolean(required=True)
+    resolved = Boolean(required=True, allow_none=True)
     satisfaction = fields.String(required=True, allow_none=True, validate=validate.OneOf(SATISFACTION_LEVELS))
     channel = fields.String(required=True, validate=validate.OneOf(("phone", "link")))
     outcome = fields.String(required=True, allow_none=True,
@@ -126,7 +137,7 @@ class CallbackRecordedV1(_CaseOfUnit):
         if data.get("reached") is False:
             for name in ("resolved", "satisfaction"):
                 if data.get(name) is not None:
-                    raise ValidationError("must be null when the resident was not reached", name)
+                    raise ValidationError(RuleMessage("must be null when the resident was not reached"), name)
 
 
 @register("callback_concluded", 1, "feedback")
@@ -143,7 +154,7 @@ class CallbackConcludedV1(_CaseOfUnit):
     @validates_schema
     def _stage_with_redo(self, data, **kwargs):
         if (data.get("outcome") == "redo") != (data.get("stage") is not None):
-            raise ValidationError("a stage is given with a redo, and only then", "stage")
+            raise ValidationError(RuleMessage("a stage is given with a redo, and only then"), "stage")
 
 
 @register("milestone_verified", 1, "feedback")
@@ -213,12 +224,12 @@ class _View(StrictSchema):
 class AttemptViewSchema(_View):
     at = AwareDateTime()
     by = fields.String()
-    reached = fields.Boolean()
+    reached = Boolean()
     note = fields.String(allow_none=True)
 
 
 class AnswerViewSchema(_View):
-    resolved = fields.Boolean()
+    resolved = Boolean()
     satisfaction = fields.String()
     comment = fields.String(allow_none=True)
     channel = fields.String()

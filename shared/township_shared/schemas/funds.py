@@ -6,7 +6,8 @@ Money is integer fen (分) everywhere, in every command, answer, document and ev
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..events import register
-from .bounds import AwareDateTime, Date, Integer
+from ..errors import RuleMessage
+from .bounds import Boolean, AwareDateTime, Date, Integer
 from .common import CODE, StrictSchema
 
 # where a pool's money comes from: fiscal special fund, government purchase of services (项目购买), awards in place
@@ -62,7 +63,7 @@ class BudgetChangeSchema(StrictSchema):
 
 
 class PoolQuerySchema(StrictSchema):
-    year = Integer(validate=validate.Range(min=2000, max=2099))
+    year = Integer(query=True, validate=validate.Range(min=2000, max=2099))
     source = fields.String(validate=validate.OneOf(SOURCES))
 
 
@@ -119,9 +120,9 @@ class ProjectProposalSchema(StrictSchema):
     def _milestones(self, data, **kwargs):
         names = [m["name"] for m in data.get("milestones") or []]
         if len(set(names)) != len(names):
-            raise ValidationError("milestone names must differ", "milestones")
+            raise ValidationError(RuleMessage("milestone names must differ"), "milestones")
         if sum(m["share_percent"] for m in data.get("milestones") or []) + (data.get("advance_percent") or 0) > 100:
-            raise ValidationError("the advance and the milestones' shares add up to more than 100", "milestones")
+            raise ValidationError(RuleMessage("the advance and the milestones' shares add up to more than 100"), "milestones")
 
 
 class ReviewSchema(StrictSchema):
@@ -133,7 +134,7 @@ class ReviewSchema(StrictSchema):
     @validates_schema
     def _reason(self, data, **kwargs):
         if data.get("decision") in ("reject", "refer") and not data.get("reason"):
-            raise ValidationError("give the reason", "reason")
+            raise ValidationError(RuleMessage("give the reason"), "reason")
 
 
 class AllocationPartSchema(StrictSchema):
@@ -150,7 +151,7 @@ class AllocationSchema(StrictSchema):
     def _distinct(self, data, **kwargs):
         pools = [p["pool"] for p in data.get("parts") or []]
         if len(set(pools)) != len(pools):
-            raise ValidationError("name each pool once", "parts")
+            raise ValidationError(RuleMessage("name each pool once"), "parts")
 
 
 class CloseProjectSchema(StrictSchema):
@@ -160,7 +161,7 @@ class CloseProjectSchema(StrictSchema):
 class ProjectQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(PROJECT_STATUSES))
     village = fields.String(validate=CODE)
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class FenPartSchema(StrictSchema):
@@ -172,7 +173,7 @@ class MilestoneViewSchema(StrictSchema):
     name = fields.String()
     share_percent = Integer()
     due = fields.String(metadata={"description": "YYYY-MM-DD"})
-    verified = fields.Boolean()
+    verified = Boolean()
     paid_fen = Fen()
 
 
@@ -190,7 +191,7 @@ class PaymentViewSchema(StrictSchema):
     parts = fields.List(fields.Nested(FenPartSchema))
     at = AwareDateTime()
     report_id = fields.String(allow_none=True)
-    reversed = fields.Boolean()
+    reversed = Boolean()
 
 
 class ReviewViewSchema(StrictSchema):
@@ -219,7 +220,7 @@ class ProjectPublicViewSchema(StrictSchema):
     advance_percent = Integer()
     milestones = fields.List(fields.Nested(MilestoneViewSchema))
     proposed_at = AwareDateTime()
-    completed = fields.Boolean()
+    completed = Boolean()
 
 
 class ProjectViewSchema(ProjectPublicViewSchema):
@@ -251,7 +252,7 @@ class AllocationResultSchema(StrictSchema):
     allocation_id = fields.String()
     parts = fields.List(fields.Nested(FenPartSchema))
     amount_fen = Fen()
-    replayed = fields.Boolean()
+    replayed = Boolean()
     project = fields.Nested(ProjectViewSchema)
 
 
@@ -263,7 +264,7 @@ class ReversalSchema(StrictSchema):
 class LedgerQuerySchema(StrictSchema):
     pool = fields.String(validate=CODE)
     project = fields.String(validate=validate.Length(min=1, max=64))
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = Integer(query=True, load_default=100, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=200),
                            metadata={"description": "next_cursor of the previous page"})
 
@@ -294,7 +295,7 @@ class LedgerPageSchema(StrictSchema):
 
 class ReportQuerySchema(StrictSchema):
     by = fields.String(load_default="pool", validate=validate.OneOf(REPORT_DIMENSIONS))
-    year = Integer(validate=validate.Range(min=2000, max=2099))
+    year = Integer(query=True, validate=validate.Range(min=2000, max=2099))
 
 
 class ReportRowSchema(StrictSchema):
@@ -337,7 +338,7 @@ class DividendSchema(StrictSchema):
     def _distinct(self, data, **kwargs):
         holders = [h["holder"] for h in data.get("holders") or []]
         if len(set(holders)) != len(holders):
-            raise ValidationError("name each holder once", "holders")
+            raise ValidationError(RuleMessage("name each holder once"), "holders")
 
 
 class DistributionQuerySchema(StrictSchema):

@@ -4,17 +4,18 @@ issues it, and none its full hash."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..events import register
-from .bounds import AwareDateTime, Integer
+from ..errors import RuleMessage
+from .bounds import Boolean, AwareDateTime, Integer, Pattern
 from .common import CODE, StrictSchema
 
 # the roles an office may issue a token for: its own township's actors (a county token comes from the command
 # line, the public needs none)
 ISSUABLE_ROLES = ("office", "unit", "party_member", "volunteer", "social_org", "supervision", "meeting")
-ACTOR = validate.Regexp(r"^[a-z_]+:[a-z0-9][a-z0-9_-]{0,63}$",
+ACTOR = Pattern(r"^[a-z_]+:[a-z0-9][a-z0-9_-]{0,63}$",
                         error="must be <role>:<id>, e.g. unit:water_station or office:wang")
-ORGANISATION = validate.Regexp(r"^social_org:[a-z0-9][a-z0-9_-]{0,63}$",
+ORGANISATION = Pattern(r"^social_org:[a-z0-9][a-z0-9_-]{0,63}$",
                                error="must be social_org:<id>, a registered social organisation")
-TOKEN_ID = validate.Regexp(r"^[0-9a-f]{16}$", error="must be a token id: 16 hexadecimal digits")
+TOKEN_ID = Pattern(r"^[0-9a-f]{16}$", error="must be a token id: 16 hexadecimal digits")
 
 
 class IssueTokenSchema(StrictSchema):
@@ -36,15 +37,15 @@ class IssueTokenSchema(StrictSchema):
     def _actor_of_role(self, data, **kwargs):
         role, actor = data.get("role"), data.get("actor")
         if role and actor and actor.partition(":")[0] != role:
-            raise ValidationError(f"a {role} token's actor is {role}:<id>", "actor")
+            raise ValidationError(RuleMessage(f"a {role} token's actor is {role}:<id>"), "actor")
         if role == "supervision":
             if not data.get("villages"):
-                raise ValidationError("a supervision group names its villages", "villages")
+                raise ValidationError(RuleMessage("a supervision group names its villages"), "villages")
         else:
             if data.get("villages"):
-                raise ValidationError("only a supervision group has villages", "villages")
+                raise ValidationError(RuleMessage("only a supervision group has villages"), "villages")
             if data.get("organisation"):
-                raise ValidationError("only a supervision group belongs to an organisation", "organisation")
+                raise ValidationError(RuleMessage("only a supervision group belongs to an organisation"), "organisation")
 
 
 class TokenQuerySchema(StrictSchema):
@@ -52,8 +53,8 @@ class TokenQuerySchema(StrictSchema):
 
     role = fields.String(validate=validate.OneOf(ISSUABLE_ROLES))
     actor = fields.String(validate=ACTOR)
-    active = fields.Boolean(metadata={"description": "true: not revoked; false: revoked"})
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    active = Boolean(query=True, metadata={"description": "true: not revoked; false: revoked"})
+    limit = Integer(query=True, load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class TokenViewSchema(StrictSchema):
@@ -94,7 +95,7 @@ class AuditQuerySchema(StrictSchema):
     actor = fields.String(validate=validate.Length(min=1, max=140), metadata={"description": "who acted"})
     type = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "event type"})
     case = fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "a case id"})
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
 
 

@@ -6,6 +6,7 @@ its commands, views and further facts to this module (decision 67)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..events import register
+from ..errors import RuleMessage
 from .bounds import AwareDateTime, Integer
 from .common import StrictSchema
 
@@ -43,4 +44,4 @@ class MeetingDecisionMadeV1(StrictSchema):
     def _funding_with_approval(self, data, **kwargs):
         approving = data.get("decision") == "approve" and (data.get("subject") or {}).get("kind") == "project"
         if approving != (data.get("funding") is not None):
-            raise ValidationError("funding is given with the approval of a project, and only then", "funding")
+            raise ValidationError(RuleMessage("funding is given with the approval of a project, and only then"), "funding")

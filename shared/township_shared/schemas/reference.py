@@ -1,7 +1,7 @@
 """Reference data a township publishes so clients can fill their forms: villages and the category catalogue."""
 from marshmallow import fields, validate
 
-from .bounds import Float, Integer
+from .bounds import Boolean, Float, Integer, Pattern
 from .common import CODE, URGENCIES, StrictSchema
 
 
@@ -27,16 +27,16 @@ class CategorySchema(StrictSchema):
     terms = fields.Dict(keys=fields.String(validate=validate.OneOf(("strong", "medium", "weak"))),
                         values=fields.List(fields.String()), load_default=dict, load_only=True,
                         metadata={"description": "words residents use for the category, by weight (classifier)"})
-    community_service = fields.Boolean(load_default=False, metadata={
+    community_service = Boolean(load_default=False, metadata={
         "description": "may go to a double check-in Party member or volunteer of the same village"})
 
 
 class TownshipSchema(StrictSchema):
     id = fields.String(required=True, validate=CODE)
-    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2,4}$"))
+    prefix = fields.String(required=True, validate=Pattern(r"^[A-Z]{2,4}$"))
     names = fields.Nested(NamesSchema, required=True)
     county = fields.String(required=True)
     timezone = fields.String(load_default="Asia/Shanghai")
-    area_code = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^0[1-9][0-9]{1,2}$"),
+    area_code = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^0[1-9][0-9]{1,2}$"),
                               metadata={"description": "telephone area code (0579): completes a landline given "
                                                        "without one"})
