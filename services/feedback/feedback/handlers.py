@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 from township_shared import store
 from township_shared.auth import Principal
-from township_shared.errors import Forbidden, Gone, NotFound, Refused, ValidationFailed
+from township_shared.errors import Forbidden, Gone, NotFound, Refused, Unprocessable
 from township_shared.events import Event, envelopes as make_envelopes
 from township_shared.schemas.feedback import HotspotDetectedV1, ReportSubmittedV1
 
@@ -200,14 +200,14 @@ def check_project(repo: FeedbackRepository, funds: ProjectAuthority, township_id
         if facts is not None and facts["status"] in REPORTABLE:
             project = repo.remember_project(township_id, facts)
     if project is None or project["proposer_key"] != organisation_key:
-        raise ValidationFailed({"project": [f"no approved project {report['project']!r} of yours in this "
+        raise Unprocessable({"project": [f"no approved project {report['project']!r} of yours in this "
                                             "township"]})
     if report["kind"] == "milestone" and report["milestone"] not in project["milestones"]:
-        raise ValidationFailed({"milestone": ["not a milestone of the project: "
+        raise Unprocessable({"milestone": ["not a milestone of the project: "
                                               + ", ".join(project["milestones"]) if project["milestones"]
                                               else "the project has no milestones: report its completion"]})
     if report.get("village") not in (None, project["village"]):
-        raise ValidationFailed({"village": [f"the project is in {project['village']!r}"]})
+        raise Unprocessable({"village": [f"the project is in {project['village']!r}"]})
     return project
 
 

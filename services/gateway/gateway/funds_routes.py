@@ -23,7 +23,7 @@ from .openapi import TOWNSHIP, _header, items, operation
 PROJECT_READERS = ("office", "meeting", "social_org", "unit", "supervision", "public")
 MAX_KEY = 255
 KEY = _header("Idempotency-Key", "a retry with the same key and body is the same allocation, budget change, "
-              "proposal or distribution, never a second one")
+              "proposal or distribution, never a second one", min_length=1, max_length=MAX_KEY)
 
 
 class FundsRoutes:
@@ -49,7 +49,7 @@ class FundsRoutes:
         return json_response(200, {"items": self.funds.list_pools(self._p(request), query_args(request))})
 
     @operation("Open a budget pool of a year and source (office)", body=fs.PoolCreateSchema, status=201,
-               response=fs.PoolViewSchema, errors=(400, 409), roles=("office",))
+               response=fs.PoolViewSchema, errors=(400, 409, 422), roles=("office",))
     @http("POST", "/api/v1/pools")
     @api
     def create_pool(self, request):
@@ -85,7 +85,7 @@ class FundsRoutes:
 
     @operation("Propose a service project (a social organisation; a village committee for its village)",
                headers=(KEY,), body=fs.ProjectProposalSchema, status=201, response=fs.ProjectViewSchema,
-               errors=(400, 403), roles=("social_org", "unit"))
+               errors=(400, 403, 422), roles=("social_org", "unit"))
     @http("POST", "/api/v1/projects")
     @api
     def propose_project(self, request):
@@ -100,7 +100,7 @@ class FundsRoutes:
         return json_response(200, self.funds.get_project(self._p(request), project_id))
 
     @operation("Approve (up to the threshold), reject or refer a project to the joint meeting (office)",
-               body=fs.ReviewSchema, response=fs.ProjectViewSchema, errors=(400, 404, 409), roles=("office",))
+               body=fs.ReviewSchema, response=fs.ProjectViewSchema, errors=(400, 404, 409, 422), roles=("office",))
     @http("POST", "/api/v1/projects/<string:project_id>/review")
     @api
     def review_project(self, request, project_id):
@@ -108,7 +108,7 @@ class FundsRoutes:
 
     @operation("Allocate money to an approved project from one or several pools, all or none; the advance is "
                "paid (409 names the pool and what it has available)", headers=(KEY,), body=fs.AllocationSchema,
-               status=201, response=fs.AllocationResultSchema, errors=(400, 404, 409), roles=("office",))
+               status=201, response=fs.AllocationResultSchema, errors=(400, 404, 409, 422), roles=("office",))
     @http("POST", "/api/v1/projects/<string:project_id>/allocations")
     @api
     def allocate(self, request, project_id):
@@ -125,7 +125,7 @@ class FundsRoutes:
 
     # ledger and reports ---------------------------------------------------------------------------------------
     @operation("The ledger: double entries in fen, newest first, never edited (office)",
-               query=fs.LedgerQuerySchema, response=fs.LedgerPageSchema, errors=(400,), roles=("office",))
+               query=fs.LedgerQuerySchema, response=fs.LedgerPageSchema, errors=(400, 422), roles=("office",))
     @http("GET", "/api/v1/ledger")
     @api
     def ledger(self, request):
@@ -158,7 +158,7 @@ class FundsRoutes:
     # village collective dividends -----------------------------------------------------------------------------
     @operation("Share a village collective's income among its shareholders by shares (largest remainder), from "
                "the village's own pool (office)", headers=(KEY,), body=fs.DividendSchema, status=201,
-               response=fs.DistributionViewSchema, errors=(400, 404, 409), roles=("office",))
+               response=fs.DistributionViewSchema, errors=(400, 404, 409, 422), roles=("office",))
     @http("POST", "/api/v1/dividends")
     @api
     def distribute_dividends(self, request):

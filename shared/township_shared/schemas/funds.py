@@ -343,7 +343,7 @@ class DividendSchema(StrictSchema):
 
 class DistributionQuerySchema(StrictSchema):
     village = fields.String(validate=CODE)
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class DividendPartSchema(StrictSchema):
