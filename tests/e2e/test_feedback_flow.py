@@ -143,7 +143,7 @@ def test_completion_reports_are_verified_or_rejected(stack, http_base, event_lis
     for wrong, field in (({"project": "no-such-project"}, "project"), ({"milestone": "第二季度"}, "milestone"),
                          ({"village": "xihe"}, "village")):
         refused = requests.post(f"{base}/api/v1/reports", json={**report, **wrong}, headers=org, timeout=10)
-        assert refused.status_code == 400 and field in refused.json()["fields"], refused.text
+        assert refused.status_code == 422 and field in refused.json()["fields"], refused.text  # decision 70
     elsewhere = requests.post(f"{base}/api/v1/reports", json=report, headers=as_actor("social_org:so_handy_repairs"),
                               timeout=10)
     assert elsewhere.status_code == 400 and "project" in elsewhere.json()["fields"]
