@@ -146,7 +146,7 @@ def test_completion_reports_are_verified_or_rejected(stack, http_base, event_lis
         assert refused.status_code == 422 and field in refused.json()["fields"], refused.text  # decision 70
     elsewhere = requests.post(f"{base}/api/v1/reports", json=report, headers=as_actor("social_org:so_handy_repairs"),
                               timeout=10)
-    assert elsewhere.status_code == 400 and "project" in elsewhere.json()["fields"]
+    assert elsewhere.status_code == 422 and "project" in elsewhere.json()["fields"]
     created = requests.post(f"{base}/api/v1/reports", json=report, headers=org, timeout=10)
     assert created.status_code == 201
     rid = created.json()["id"]
