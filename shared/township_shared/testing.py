@@ -295,6 +295,25 @@ def wait_for(fetch: Callable[[], Any], check: Callable[[Any], Any] = bool, timeo
     raise AssertionError(f"not reached in {timeout:g} s; last value: {str(value)[:500]}")
 
 
+def take_dead_letters(amqp_uri: str, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+    """Take (acknowledge) up to ``count`` letters from ``township.dead_letters``, waiting up to ``timeout``."""
+    import json
+
+    from kombu import Connection
+
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        while len(got) < count and time.monotonic() < deadline:
+            message = channel.basic_get("township.dead_letters", no_ack=True)
+            if message is None:
+                time.sleep(0.1)
+                continue
+            got.append(json.loads(message.body))
+    return got
+
+
 def wait_for_consumer(rabbit_manager, vhost: str, queue_name: str, timeout: float = 30.0) -> None:
     """Block until ``queue_name`` in ``vhost`` has a consumer (a started service listens on it)."""
     import time

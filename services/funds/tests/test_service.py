@@ -6,6 +6,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+
+from township_shared.testing import take_dead_letters
 from kombu import Connection, Exchange
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -69,16 +71,7 @@ def publish(amqp_uri, source, event):
 
 
 def dead_letters(amqp_uri, count, timeout=15.0):
-    got, deadline = [], time.monotonic() + timeout
-    with Connection(amqp_uri) as conn:
-        channel = conn.channel()
-        while len(got) < count and time.monotonic() < deadline:
-            message = channel.basic_get("township.dead_letters", no_ack=True)
-            if message is None:
-                time.sleep(0.1)
-                continue
-            got.append(json.loads(message.body))
-    return got
+    return take_dead_letters(amqp_uri, count, timeout)
 
 
 def test_a_project_from_proposal_to_completion_paid_by_feedbacks_events(funds, rabbit_config, event_listener):

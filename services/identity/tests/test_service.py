@@ -13,7 +13,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from township_shared import auth
 from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
-from township_shared.testing import token_for, wait_for
+from township_shared.testing import token_for, wait_for, take_dead_letters
 
 pytestmark = pytest.mark.integration
 KEY = auth.DEFAULT_PRINCIPAL_KEY
@@ -55,16 +55,7 @@ def publish(amqp_uri, exchange, routing_key, body, content_type="application/jso
 
 
 def dead_letters(amqp_uri, count, timeout=15.0):
-    got, deadline = [], time.monotonic() + timeout
-    with Connection(amqp_uri) as conn:
-        channel = conn.channel()
-        while len(got) < count and time.monotonic() < deadline:
-            message = channel.basic_get("township.dead_letters", no_ack=True)
-            if message is None:
-                time.sleep(0.1)
-                continue
-            got.append(json.loads(message.body))
-    return got
+    return take_dead_letters(amqp_uri, count, timeout)
 
 
 def test_a_demo_token_resolves_and_anything_else_is_one_401(services):
