@@ -16,7 +16,8 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test test-chaos test-unit bench clean packages
 
-$(STAMP): services.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml) requirements-dev.txt
+$(STAMP): services.toml deploy/system-packages.sh shared/pyproject.toml $(wildcard services/*/pyproject.toml) requirements-dev.txt
+	deploy/system-packages.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt

@@ -12,9 +12,11 @@ from nameko.testing.services import worker_factory
 from township_shared.clock import FixedClock
 from township_shared.events import make_event
 from township_shared.schemas.demands import DemandReceivedV1
-from township_shared.schemas.dispatch import (ActorUpdatedV1, CaseReopenedV1, CaseRoutedV1, CaseStatusChangedV1,
-                                              TaskAssignedV1, TaskCompletedV1)
-from township_shared.schemas.feedback import CallbackConcludedV1, MilestoneVerifiedV1, ProjectCompletedV1
+from township_shared.schemas.dispatch import (ActorUpdatedV1, CaseClosedV1, CaseDecisionAppliedV1, CaseEscalatedV2,
+                                              CaseReopenedV1, CaseRoutedV1, CaseStatusChangedV1, TaskAssignedV1,
+                                              TaskCompletedV1)
+from township_shared.schemas.feedback import (CallbackConcludedV1, HotspotDetectedV1, MilestoneVerifiedV1,
+                                              ProjectCompletedV1)
 from township_shared.schemas.funds import ProjectApprovedV1
 from township_shared.schemas.meetings import MeetingDecisionMadeV1
 
@@ -70,7 +72,26 @@ VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
                                    "approved_fen": 10_000, "advance_percent": 30,
                                    "milestones": [{"name": "m1", "share_percent": 40, "due": NOW.date()}],
                                    "decided_by": "office:clerk", "reason": None},
-               source="funds", township_id="qingshui", correlation_id="pfuzz")]
+               source="funds", township_id="qingshui", correlation_id="pfuzz"),
+    make_event(CaseEscalatedV2, {"case_id": "c1", "case_number": "QS-20261129-0001", "reason": "overdue",
+                                 "detail": "d", "units": [TASK["assignee"]], "title": "t", "village": "dongpo",
+                                 "category": None, "urgency": "general", "status": "dispatched"},
+               source="dispatch", township_id="qingshui", correlation_id="c1"),
+    make_event(CaseClosedV1, {"case_id": "c1", "outcome": "resolved", "reason": "r", "by": "office"},
+               source="dispatch", township_id="qingshui", correlation_id="c1"),
+    make_event(CaseDecisionAppliedV1, {"decision_id": "m1.c1", "meeting_id": "m1", "item_id": "c1",
+                                       "case_id": "c1", "decision": "assign", "applied": True,
+                                       "task_ids": ["c1.2"], "reason": None},
+               source="dispatch", township_id="qingshui", correlation_id="c1"),
+    make_event(HotspotDetectedV1, {"village": "dongpo", "category": "drinking_water", "count": 5,
+                                   "window_hours": 24.0, "first_at": NOW, "last_at": NOW, "case_ids": ["c1"]},
+               source="feedback", township_id="qingshui", correlation_id=None),
+    make_event(MeetingDecisionMadeV1, {"meeting_id": "m1", "item_id": "c1", "decision_id": "m1.c1",
+                                       "decided_at": NOW, "subject": {"kind": "case", "id": "c1"},
+                                       "decision": "assign", "reason": "r", "assignment": {
+                                           "lead": TASK["assignee"], "co_units": [],
+                                           "deadline": NOW + timedelta(days=5)}},
+               source="meetings", township_id="qingshui", correlation_id="c1")]
 
 
 def mutated_envelopes(values):
@@ -108,7 +129,7 @@ class DispatchOf:
             return None
 
 
-def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_repo):
+def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_repo, meetings_repo):
     from types import SimpleNamespace
 
     from dispatch.calendar import WorkCalendar
@@ -118,6 +139,7 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_re
     from funds.service import FundsService
     from identity.service import IdentityService
     from intake.service import IntakeService
+    from meetings.service import MeetingsService
 
     routing = SimpleNamespace(policy=Policy(), calendar=WorkCalendar.default())
     settings_ = SimpleNamespace(max_attempts=3, hotspot_min=5, hotspot_window=timedelta(hours=24),
@@ -130,8 +152,11 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_re
     identity = worker_factory(IdentityService, repo=identity_repo, clock=FixedClock(), dead_letters=Sink())
     funds = worker_factory(FundsService, repo=funds_repo, clock=FixedClock(), dead_letters=Sink(),
                            settings=SimpleNamespace(threshold_fen=5_000_000, advance_percent=30))
+    meetings = worker_factory(MeetingsService, repo=meetings_repo, clock=FixedClock(), dead_letters=Sink())
     return [(dispatch, "receive_demand"), (dispatch, "callback_under_way"), (dispatch, "conclude_callback"),
-            (dispatch, "learn_from_routing"),
+            (dispatch, "learn_from_routing"), (dispatch, "apply_meeting_decision"),
+            (meetings, "gather_escalation"), (meetings, "gather_hotspot"), (meetings, "case_closed"),
+            (meetings, "follow_case_decision"), (meetings, "follow_case_status"), (meetings, "settle_decision"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
             (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
             (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event"),
@@ -169,17 +194,26 @@ def funds_repo(mongo_client, db_prefix):
 
 
 @pytest.fixture
+def meetings_repo(mongo_client, db_prefix):
+    from meetings.repository import MeetingsRepository
+
+    repo = MeetingsRepository(mongo_client[f"{db_prefix}_meetings"])
+    repo.ensure_indexes()
+    return repo
+
+
+@pytest.fixture
 def identity_repo(demo):
     """With the demo county's tokens, so a deactivation has tokens to revoke."""
     return demo("identity")
 
 
-def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, identity_repo, funds_repo, caplog,
-                                           extremes):
+def test_consumers_survive_arbitrary_bodies(repo, dispatch_repo, feedback_repo, identity_repo, funds_repo,
+                                           meetings_repo, caplog, extremes):
     """Arbitrary JSON, and valid events with one field made arbitrary or extreme (integers beyond 64 bits, dates
     at year 1 and 9999 with offsets, lone surrogates, astral text, nesting past the limit: ``conftest.py``)."""
     caplog.set_level(logging.WARNING)
-    workers = consumers(repo, dispatch_repo, feedback_repo, identity_repo, funds_repo)
+    workers = consumers(repo, dispatch_repo, feedback_repo, identity_repo, funds_repo, meetings_repo)
     values = st.one_of(json_values, extremes.EXTREMES)
     bodies = st.one_of(json_values, extremes.DEEP, mutated_envelopes(values))
 

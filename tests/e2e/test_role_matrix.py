@@ -71,7 +71,8 @@ def world(stack, http_base):
 def fill(path, world):
     values = {"case_id": world["case"]["id"], "task_id": world["task"]["id"], "report_id": world["report"]["id"],
               "kind": "unit", "actor_id": "agri_centre", "callback_id": "cb_unknown", "token": "unknown-link",
-              "token_id": "0" * 16, "code": "venture-2026", "project_id": world["project"], "entry_id": "e_unknown"}
+              "token_id": "0" * 16, "code": "venture-2026", "project_id": world["project"], "entry_id": "e_unknown",
+              "meeting_id": "m-unknown", "item_id": "c-unknown", "topic_id": "t-unknown"}
     if path.startswith("/api/v1/demands/"):
         values["case_id"] = world["case"]["case_number"]
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)

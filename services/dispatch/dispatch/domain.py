@@ -395,8 +395,41 @@ def escalate(case: dict[str, Any], now: datetime, reason: str, detail: str,
              units: Sequence[Mapping[str, str]] = ()) -> Events:
     case.setdefault("escalations", []).append({"at": now, "reason": reason, "detail": detail})
     _history(case, now, "system", f"escalated ({reason})", detail, step="escalated")
-    return [(ev.CaseEscalatedV1, {"case_id": case["_id"], "case_number": case["case_number"], "reason": reason,
-                                  "detail": detail, "units": [dict(u) for u in units]})]
+    return [(ev.CaseEscalatedV2, {"case_id": case["_id"], "case_number": case["case_number"], "reason": reason,
+                                  "detail": detail, "units": [dict(u) for u in units],
+                                  "title": case.get("title") or case["case_number"], "village": case["village"],
+                                  "category": case.get("category"), "urgency": case.get("urgency") or "general",
+                                  "status": case["status"]})]
+
+
+# ---- decisions of the joint meeting ---------------------------------------------------------------------------
+def meeting_decision(case: dict[str, Any], decision: Mapping[str, Any], now: datetime, policy: Policy,
+                     lead_problem: str | None) -> Events:
+    """Carry out a joint meeting's ``assign`` or ``close`` of this case, noting the meeting in the history, and
+    announce what was done (``case_decision_applied``). What cannot be carried out (the case is closed, the lead
+    unit is missing or inactive: ``lead_problem``) is announced as refused with the reason, never dropped: the
+    next meeting sees it. ``assign`` gives the lead and co-units new tasks with the meeting's deadline (open
+    tasks of an earlier routing are cancelled)."""
+    by = f"meeting:{decision['meeting_id']}"
+    fact = {"decision_id": decision.get("decision_id") or f"{decision['meeting_id']}.{decision['item_id']}",
+            "meeting_id": decision["meeting_id"], "item_id": decision["item_id"], "case_id": case["_id"],
+            "decision": decision["decision"]}
+    problem = "the case is closed" if case["status"] == "closed" else lead_problem
+    if problem is not None:
+        _history(case, now, by, f"joint meeting decision ({decision['decision']}) not carried out", problem)
+        return [(ev.CaseDecisionAppliedV1, {**fact, "applied": False, "task_ids": [], "reason": problem})]
+    why = f"joint meeting {decision['meeting_id']}: {decision['reason']}"
+    if decision["decision"] == "close":
+        events = close(case, decision["closing"]["outcome"], why, by, now, policy)
+        return events + [(ev.CaseDecisionAppliedV1, {**fact, "applied": True, "task_ids": [], "reason": None})]
+    assignment = decision["assignment"]
+    lead = dict(assignment["lead"])
+    co = [dict(u) for u in assignment["co_units"] if u["id"] != lead["id"]]
+    before = len(case.get("tasks", []))
+    events = assign(case, Route(lead, co, why), now, policy, assignment["deadline"], by,
+                    case.get("classified_by") or "office")
+    task_ids = [t["id"] for t in case["tasks"][before:]]
+    return events + [(ev.CaseDecisionAppliedV1, {**fact, "applied": True, "task_ids": task_ids, "reason": None})]
 
 
 def whistle(case: dict[str, Any], units: Sequence[Mapping[str, str]], reason: str, now: datetime,

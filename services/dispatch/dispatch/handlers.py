@@ -294,6 +294,36 @@ def conclude_callback(repo: DispatchRepository, now: datetime, policy: domain.Po
     return saved
 
 
+def apply_meeting_decision(repo: DispatchRepository, now: datetime, policy: domain.Policy,
+                           event: Event) -> dict[str, Any] | None:
+    """The joint meeting's ``meeting_decision_made``: an ``assign`` or ``close`` of a case is carried out on the
+    case (or refused with the reason) and announced as ``case_decision_applied``; other decisions are funds' or
+    the meeting's own. Idempotent by event id. A case the township does not have is refused (decision 51): the
+    meeting only decides on cases dispatch announced or the office checked."""
+    p = event.payload
+    if p["subject"]["kind"] != "case" or p["decision"] not in ("assign", "close"):
+        return None
+    if repo.settings(event.township_id) is None:
+        raise Refused(f"unknown township {event.township_id!r}", field="township_id")
+    if repo.get_case(event.township_id, p["subject"]["id"]) is None:
+        raise Refused(f"no case {p['subject']['id']!r} in township {event.township_id!r}", field="payload.subject")
+    lead_problem = None
+    if p["decision"] == "assign":
+        for ref in [p["assignment"]["lead"], *p["assignment"]["co_units"]]:
+            unit = repo.get_actor(event.township_id, ref["kind"], ref["id"])
+            if unit is None or not unit.get("active", True):
+                lead_problem = f"{domain.actor_key(ref)} is missing or inactive"
+                break
+
+    def change(case):
+        if not _once(case, event.id):
+            return [], False
+        return domain.meeting_decision(case, p, now, policy, lead_problem), True
+
+    saved, _ = mutate(repo, lambda: repo.get_case(event.township_id, p["subject"]["id"]), change, now, "gone")
+    return saved
+
+
 def fire_due_alarms(repo: DispatchRepository, now: datetime, policy: domain.Policy,
                     limit: int = 200) -> list[dict[str, Any]]:
     """Raise every reminder, overdue notice and escalation due by ``now``; returns the cases that raised any

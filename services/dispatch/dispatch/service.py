@@ -74,6 +74,14 @@ class DispatchService:
         self._flush(handlers.conclude_callback(self.repo, self.clock.now(), self.routing.policy,
                                                self.routing.calendar, event))
 
+    @event_handler("meetings", "meeting_decision_made", requeue_on_error=True)
+    @consumer
+    def apply_meeting_decision(self, body):
+        """The joint meeting assigned a lead unit (a task with the meeting's deadline) or closed a case; what was
+        done, or why it could not be, is announced as ``case_decision_applied``."""
+        event = load_event(body, "meeting_decision_made")
+        self._flush(handlers.apply_meeting_decision(self.repo, self.clock.now(), self.routing.policy, event))
+
     @event_handler("dispatch", "case_routed", requeue_on_error=True)
     @consumer
     def learn_from_routing(self, body):

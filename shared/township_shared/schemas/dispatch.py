@@ -343,6 +343,34 @@ class CaseEscalatedV1(StrictSchema):
     units = fields.List(fields.Nested(ActorRefSchema), required=True)
 
 
+@register("case_escalated", 2, "dispatch")
+class CaseEscalatedV2(CaseEscalatedV1):
+    """v1 with what the joint meeting reads of the case on its list of candidate items, so it needs no other
+    screen (decision 76): the demand's title, village, category, urgency and status when it escalated."""
+
+    title = fields.String(required=True)
+    village = fields.String(required=True)
+    category = fields.String(required=True, allow_none=True)
+    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+
+
+@register("case_decision_applied", 1, "dispatch")
+class CaseDecisionAppliedV1(StrictSchema):
+    """What dispatch did with a joint meeting's decision on a case (``meeting_decision_made``): ``assign`` gave
+    the case new tasks (``task_ids``, lead first), ``close`` closed it; ``applied`` false when it could not be
+    carried out (``reason``: the case is closed, the unit is inactive, ...)."""
+
+    decision_id = fields.String(required=True)
+    meeting_id = fields.String(required=True)
+    item_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(("assign", "close")))
+    applied = fields.Boolean(required=True)
+    task_ids = fields.List(fields.String(), required=True)
+    reason = fields.String(required=True, allow_none=True)
+
+
 # ---- views (API answers) -------------------------------------------------------------------------------------
 class _View(StrictSchema):
     class Meta:

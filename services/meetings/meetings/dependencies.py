@@ -1,0 +1,37 @@
+"""Dependencies of the meetings service: its repository, the RPC proxy to dispatch (the office's case items are
+checked there) and the export settings."""
+from nameko import rpc as nameko_rpc
+from nameko.extensions import DependencyProvider
+
+from township_shared.consumers import ResilientQueueConsumer
+from township_shared.mongo import MongoRepository
+
+from .repository import MeetingsRepository
+
+
+def MeetingsStore():
+    return MongoRepository(MeetingsRepository, database="meetings")
+
+
+class ReplyListener(nameko_rpc.ReplyListener):
+    """nameko's listener for RPC replies on a :class:`ResilientQueueConsumer` (as identity's): an acknowledgement
+    RabbitMQ cannot take must not kill the container."""
+
+    queue_consumer = ResilientQueueConsumer()
+
+
+class RpcProxy(nameko_rpc.RpcProxy):
+    rpc_reply_listener = ReplyListener()
+
+
+class ExportSettings(DependencyProvider):
+    """The township's time zone (minutes show local times) and the CJK font of the PDF (``MEETINGS_PDF_FONT``,
+    else Debian's WenQuanYi Micro Hei)."""
+
+    def setup(self):
+        config = self.container.config
+        self.timezone = config.get("TOWNSHIP_TIMEZONE") or "Asia/Shanghai"
+        self.font = config.get("MEETINGS_PDF_FONT") or None
+
+    def get_dependency(self, worker_ctx):
+        return self
