@@ -17,7 +17,8 @@ from township_shared.schemas.dispatch import (ActorUpdatedV1, CaseClosedV1, Case
                                               TaskCompletedV1)
 from township_shared.schemas.feedback import (CallbackConcludedV1, HotspotDetectedV1, MilestoneVerifiedV1,
                                               ProjectCompletedV1)
-from township_shared.schemas.funds import ProjectApprovedV1
+from township_shared.schemas.funds import (AllocationRefusedV1, FundsAllocatedV1, ProjectApprovedV1,
+                                           ProjectReferredV1)
 from township_shared.schemas.meetings import MeetingDecisionMadeV1
 
 pytestmark = pytest.mark.integration
@@ -91,7 +92,16 @@ VALID_EVENTS = [VALID, make_event(TaskAssignedV1, {
                                        "decision": "assign", "reason": "r", "assignment": {
                                            "lead": TASK["assignee"], "co_units": [],
                                            "deadline": NOW + timedelta(days=5)}},
-               source="meetings", township_id="qingshui", correlation_id="c1")]
+               source="meetings", township_id="qingshui", correlation_id="c1"),
+    *(make_event(schema, {"project_id": "pfuzz", "village": "dongpo",
+                          "proposer": {"kind": "social_org", "id": "so"}, **extra},
+                 source="funds", township_id="qingshui", correlation_id="pfuzz")
+      for schema, extra in ((ProjectReferredV1, {"title": "t", "requested_fen": 6_000_000,
+                                                 "threshold_fen": 5_000_000, "reason": "r"}),
+                            (FundsAllocatedV1, {"allocation_id": "a1", "parts": [{"pool": "p", "amount_fen": 1}],
+                                                "amount_fen": 1, "allocated_total_fen": 1}),
+                            (AllocationRefusedV1, {"decided_by": "meeting:m1", "decision_id": "m1.c1",
+                                                   "parts": [{"pool": "p", "amount_fen": 1}], "reason": "r"})))]
 
 
 def mutated_envelopes(values):
@@ -157,6 +167,8 @@ def consumers(intake_repo, dispatch_repo, feedback_repo, identity_repo, funds_re
             (dispatch, "learn_from_routing"), (dispatch, "apply_meeting_decision"),
             (meetings, "gather_escalation"), (meetings, "gather_hotspot"), (meetings, "case_closed"),
             (meetings, "follow_case_decision"), (meetings, "follow_case_status"), (meetings, "settle_decision"),
+            (meetings, "gather_project"), (meetings, "follow_allocation"), (meetings, "follow_allocation_refused"),
+            (meetings, "follow_project_approved"), (meetings, "follow_project_rejected"),
             (feedback, "watch_hotspots"), (feedback, "open_callback"), (feedback, "fold_task_assigned"),
             (feedback, "fold_callback_recorded"), (feedback, "fold_task_completed"),
             (feedback, "fold_case_reopened"), (intake, "follow_case_status"), (identity, "record_event"),

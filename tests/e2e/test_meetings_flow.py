@@ -264,3 +264,57 @@ def test_a_consultation_topic_runs_its_whole_course(api, dispatch_clock):
     # the public proposes, reads and gives feedback; it does not accept
     assert requests.post(f"{api.base}/api/v1/topics/{tid}/accept", json={"reason": "x"}, headers=public,
                          timeout=10).status_code == 401
+
+
+def test_a_referred_project_is_approved_and_allocated_or_refused_and_the_refusal_shows(api, service_config):
+    """Funds has no HTTP routes yet: the project is proposed and referred over RPC with signed principals; the
+    meeting's part is HTTP."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from township_shared import auth
+
+    def signed(role, actor):
+        return auth.sign(auth.Principal(role=role, actor=actor, township_id="qingshui"), auth.DEFAULT_PRINCIPAL_KEY)
+
+    org, office = signed("social_org", "social_org:so_sunshine_elderly"), signed("office", "office:demo_clerk")
+    projects = {}
+    with ClusterRpcProxy(service_config, timeout=20) as cluster:
+        for key, title, fen in (("kitchen", "东坡村老年食堂", 6_000_000), ("hall", "东坡村文化礼堂改造", 60_000_000)):
+            project = cluster.funds.propose_project(org, {"title": title, "village": "dongpo",
+                                                          "category": "elderly_care", "requested_fen": fen}, key)
+            cluster.funds.review_project(office, project["id"], {"decision": "refer", "reason": "超过五万元，上会"})
+            projects[key] = project["id"]
+        cands = wait_for(lambda: (lambda items: items if len(items) == 2 else None)(
+            [c for c in api.get("/api/v1/meeting-candidates", SECRETARY)["items"] if c["source"] == "project_referred"]),
+            what="both projects on the list")
+        by_project = {c["subject"]["id"]: c for c in cands}
+        assert "¥60,000.00" in by_project[projects["kitchen"]]["summary"]
+
+        mid = schedule(api)["id"]
+        api.post(f"/api/v1/meetings/{mid}/agenda", {"items": [{"candidate_id": by_project[p]["id"]}
+                                                              for p in projects.values()]}, SECRETARY)
+        api.post(f"/api/v1/meetings/{mid}/publish", actor=SECRETARY)
+        decide(api, mid, by_project[projects["kitchen"]]["id"], {
+            "decision": "approve", "reason": "同意，公益创投列支",
+            "funding": {"approved_fen": 6_000_000, "pools": [{"pool": "venture-2026", "amount_fen": 6_000_000}]}},
+            votes={"yes": 8, "no": 0, "abstain": 0})
+        decide(api, mid, by_project[projects["hall"]]["id"], {
+            "decision": "approve", "reason": "同意，以奖代补列支",
+            "funding": {"approved_fen": 60_000_000, "pools": [{"pool": "award-2026", "amount_fen": 60_000_000}]}})
+        api.post(f"/api/v1/meetings/{mid}/close", {"present": ["unit:emergency_office"]}, SECRETARY)
+
+        def states():
+            decisions = api.get(f"/api/v1/meetings/{mid}", SECRETARY)["decisions"]
+            got = {d["subject"]["id"]: d for d in decisions}
+            return got if {d["state"] for d in got.values()} == {"done", "refused"} else None
+
+        got = wait_for(states, what="funds allocated one and refused the other")
+        kitchen, hall = got[projects["kitchen"]], got[projects["hall"]]
+        assert kitchen["state"] == "done" and any(o.get("allocation_id") for o in kitchen["outcomes"])
+        assert hall["state"] == "refused" and "award-2026" in hall["outcomes"][-1]["text"]
+        funded = cluster.funds.get_project(office, projects["kitchen"])
+        assert funded["status"] == "approved" and sum(f["allocated_fen"] for f in funded["funding"]) == 6_000_000
+    nxt = schedule(api, "清水镇第十三次党政联席会议")
+    assert [(d["id"], d["state"]) for d in nxt["open_decisions"]] == [(hall["id"], "refused")]
+    assert wait_for(lambda: [c for c in api.get("/api/v1/meeting-candidates", SECRETARY)["items"]
+                             if c["subject"]["id"] == projects["hall"]], what="the refused project back on the list")

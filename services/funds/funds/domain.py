@@ -124,6 +124,19 @@ def _approved(project: dict[str, Any], amount: int, by: str, reason: str | None)
                                     "milestones": _milestones_out(project), "decided_by": by, "reason": reason})]
 
 
+def allocation_refused(project: dict[str, Any], decision: Mapping[str, Any], parts: list[Mapping[str, Any]],
+                       reason: str, event_id: str) -> Facts:
+    """The meeting's approval named pools that could not give their parts: announced once, nothing allocated."""
+    if seen(project, f"refused:{event_id}"):
+        return []
+    decision_id = decision.get("decision_id") or f"{decision['meeting_id']}.{decision['item_id']}"
+    project.setdefault("refusals", []).append({"decision_id": decision_id, "reason": reason,
+                                               "parts": [dict(p) for p in parts]})
+    return [(fs.AllocationRefusedV1, {**_fact(project), "decided_by": f"meeting:{decision['meeting_id']}",
+                                      "decision_id": decision_id, "parts": [dict(p) for p in parts],
+                                      "reason": reason})]
+
+
 def _rejected(project: dict[str, Any], by: str, reason: str) -> Facts:
     project["status"] = "rejected"
     return [(fs.ProjectRejectedV1, {**_fact(project), "reason": reason, "decided_by": by})]

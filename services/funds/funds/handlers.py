@@ -402,7 +402,22 @@ def meeting_decision(repo: FundsRepository, event: Event, act: Act) -> dict[str,
             return [], [], None
         return domain.meeting_decision(doc, p, act), [], None
 
-    return mutate_project(repo, event.township_id, project_id, change, act)[0]
+    project = mutate_project(repo, event.township_id, project_id, change, act)[0]
+    pools = (p.get("funding") or {}).get("pools") or []
+    if p["decision"] != "approve" or not pools or project["status"] != "approved":
+        return project
+    decision_id = p.get("decision_id") or f"{p['meeting_id']}.{p['item_id']}"
+    try:  # the same key on a redelivery: the allocation is replayed, never made twice
+        return allocate(repo, act, event.township_id, project_id, {"parts": pools}, f"meeting:{decision_id}")[0]
+    except (Conflict, ValidationFailed) as exc:
+        if isinstance(exc, Conflict) and "pool" not in exc.body:
+            raise
+        reason = exc.body["message"] if isinstance(exc, Conflict) else "; ".join(exc.body["fields"]["parts"])
+
+    def refuse(doc):
+        return domain.allocation_refused(doc, p, pools, reason, event.id), [], None
+
+    return mutate_project(repo, event.township_id, project_id, refuse, act)[0]
 
 
 # ---- dividends --------------------------------------------------------------------------------------------------

@@ -279,6 +279,61 @@ def case_status_changed(repo: MeetingsRepository, event: Event, now: datetime) -
     return saved
 
 
+def project_event(repo: MeetingsRepository, event: Event, now: datetime) -> list[dict[str, Any]]:
+    """What funds did with a project a meeting decided: approved (by the meeting), allocated (done), refused (no
+    money left in a pool: shown at the next meeting, the project back among the candidates) or rejected. A
+    project the office decided or withdrew meanwhile leaves the candidates."""
+    p = event.payload
+    subject = {"kind": "project", "id": p["project_id"]}
+    by = p.get("decided_by") or ""
+    if event.type in ("project_approved", "project_rejected") and not by.startswith("meeting:"):
+        saved = []
+        for cand in repo.candidates_of_subject(event.township_id, subject):
+            if cand["state"] != "open":
+                continue
+
+            def change(doc):
+                if doc["state"] != "open":
+                    return [], False
+                domain.resolve(doc, now, f"{event.type.split('_')[1]} by {by}")
+                return [], True
+
+            saved.append(_mutate(lambda c=cand: repo.get_candidate(event.township_id, c["_id"]), change,
+                                 repo.save_candidate, "gone", now)[0])
+        return saved
+    if event.type == "project_approved":
+        state, text = None, f"funds approved {domain.fen_text(p['approved_fen'])}"
+    elif event.type == "project_rejected":
+        state, text = "done", f"funds rejected the project: {p['reason']}"
+    elif event.type == "funds_allocated":
+        parts = ", ".join(f"{x['pool']} {domain.fen_text(x['amount_fen'])}" for x in p["parts"])
+        state, text = "done", f"funds allocated {domain.fen_text(p['amount_fen'])} ({parts}), allocation {p['allocation_id']}"
+    else:
+        state, text = "refused", f"funds could not allocate: {p['reason']}"
+    facts = {"allocation_id": p.get("allocation_id"), "refused": p.get("reason") if state == "refused" else None}
+    saved = []
+    for meeting in repo.meetings_following(event.township_id, domain.subject_key(subject)):
+        def change(doc):
+            did = False
+            for d in doc["decisions"]:
+                if d["subject"] == subject and d["state"] in ("announced", "in_progress") and (
+                        event.type != "allocation_refused" or d["id"] == p.get("decision_id")):
+                    did |= domain.record_outcome(doc, d, event.id, state or "in_progress", text, now, **facts)
+            return [], did
+
+        s, did = _mutate(lambda m=meeting: repo.get_meeting(event.township_id, m["_id"]), change,
+                         repo.save_meeting, "gone", now)
+        if did:
+            saved.append(s)
+            decision = next((d for d in s["decisions"] if d["subject"] == subject), None)
+            if state == "refused" and decision is not None:
+                saved += reopen_subject(repo, event, subject, decision["title"], text, now)
+            if decision is not None and decision.get("for_topic") and state in ("done", "refused"):
+                saved += apply_to_topic(repo, event, decision["for_topic"], decision["id"], text, now,
+                                        allocation_id=p.get("allocation_id"))
+    return saved
+
+
 def reopen_subject(repo, event, subject, title, text, now) -> list[dict]:
     """Put a subject back among the open candidates (a refused or deferred decision), once per event."""
     existing = repo.open_candidate_of(event.township_id, subject)

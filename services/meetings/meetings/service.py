@@ -93,6 +93,39 @@ class MeetingsService:
         """A hotspot (a cluster of demands) becomes a candidate item."""
         handlers.candidate_from_event(self.repo, load_event(body, "hotspot_detected"), self.clock.now())
 
+    @event_handler("funds", "project_referred", requeue_on_error=True)
+    @consumer
+    def gather_project(self, body):
+        """A project above the threshold that funds referred to the meeting becomes a candidate item."""
+        handlers.candidate_from_event(self.repo, load_event(body, "project_referred"), self.clock.now())
+
+    @event_handler("funds", "project_approved", requeue_on_error=True)
+    @consumer
+    def follow_project_approved(self, body):
+        """Funds approved a project: by the meeting (its decision goes on), or by the office (off the list)."""
+        self._follow_project(body, "project_approved")
+
+    @event_handler("funds", "project_rejected", requeue_on_error=True)
+    @consumer
+    def follow_project_rejected(self, body):
+        self._follow_project(body, "project_rejected")
+
+    @event_handler("funds", "funds_allocated", requeue_on_error=True)
+    @consumer
+    def follow_allocation(self, body):
+        """Funds allocated what the meeting approved: the decision is done, with the allocation's id."""
+        self._follow_project(body, "funds_allocated")
+
+    @event_handler("funds", "allocation_refused", requeue_on_error=True)
+    @consumer
+    def follow_allocation_refused(self, body):
+        """Funds could not allocate what the meeting approved: shown at the next meeting."""
+        self._follow_project(body, "allocation_refused")
+
+    def _follow_project(self, body, kind):
+        for doc in handlers.project_event(self.repo, load_event(body, kind), self.clock.now()):
+            self._flush(doc, self._collection(doc))
+
     @event_handler("dispatch", "case_closed", requeue_on_error=True)
     @consumer
     def case_closed(self, body):

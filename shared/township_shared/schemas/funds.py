@@ -419,6 +419,17 @@ class FundsAllocatedV1(_ProjectFact):
     allocated_total_fen = Fen(required=True)
 
 
+@register("allocation_refused", 1, "funds")
+class AllocationRefusedV1(_ProjectFact):
+    """The joint meeting approved a project with money from pools that could not give it (not enough left, an
+    unknown pool): nothing was allocated; the meeting sees why (decision 78)."""
+
+    decided_by = fields.String(required=True, metadata={"description": "meeting:<id>"})
+    decision_id = fields.String(required=True, allow_none=True)
+    parts = fields.List(fields.Nested(FenPartSchema), required=True)
+    reason = fields.String(required=True)
+
+
 @register("payment_released", 1, "funds")
 class PaymentReleasedV1(_ProjectFact):
     """Money paid to the project against its advance, a verified milestone or its verified completion."""
