@@ -1,27 +1,17 @@
 """Dependencies of the meetings service: its repository, the RPC proxy to dispatch (the office's case items are
 checked there) and the export settings."""
-from nameko import rpc as nameko_rpc
 from nameko.extensions import DependencyProvider
 
-from township_shared.consumers import ResilientQueueConsumer
 from township_shared.mongo import MongoRepository
+from township_shared.service import RpcProxy
 
 from .repository import MeetingsRepository
+
+__all__ = ["ExportSettings", "MeetingsStore", "RpcProxy"]
 
 
 def MeetingsStore():
     return MongoRepository(MeetingsRepository, database="meetings")
-
-
-class ReplyListener(nameko_rpc.ReplyListener):
-    """nameko's listener for RPC replies on a :class:`ResilientQueueConsumer` (as identity's): an acknowledgement
-    RabbitMQ cannot take must not kill the container."""
-
-    queue_consumer = ResilientQueueConsumer()
-
-
-class RpcProxy(nameko_rpc.RpcProxy):
-    rpc_reply_listener = ReplyListener()
 
 
 class ExportSettings(DependencyProvider):
