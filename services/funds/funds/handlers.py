@@ -409,7 +409,7 @@ def meeting_decision(repo: FundsRepository, event: Event, act: Act) -> dict[str,
     decision_id = p.get("decision_id") or f"{p['meeting_id']}.{p['item_id']}"
     try:  # the same key on a redelivery: the allocation is replayed, never made twice
         return allocate(repo, act, event.township_id, project_id, {"parts": pools}, f"meeting:{decision_id}")[0]
-    except (Conflict, ValidationFailed) as exc:
+    except (Conflict, Unprocessable) as exc:
         if isinstance(exc, Conflict) and "pool" not in exc.body:
             raise
         reason = exc.body["message"] if isinstance(exc, Conflict) else "; ".join(exc.body["fields"]["parts"])

@@ -36,14 +36,15 @@ class MeetingRoutes:
     meetings = RpcProxy("meetings")
 
     @operation("Candidate items for the joint meeting, with source and summary (office, secretary)",
-               query=mt.CandidateQuerySchema, response=items(mt.CandidateViewSchema), errors=(400,), roles=MANAGERS)
+               query=mt.CandidateQuerySchema, response=items(mt.AgendaCandidateViewSchema), errors=(400,),
+               roles=MANAGERS)
     @http("GET", "/api/v1/meeting-candidates")
     @api
     def list_meeting_candidates(self, request):
         return json_response(200, {"items": self.meetings.list_candidates(self._p(request), query_args(request))})
 
     @operation("Add a candidate item: a case of the township or any other matter (office)",
-               body=mt.CandidateCreateSchema, status=201, response=mt.CandidateViewSchema, errors=(400,),
+               body=mt.CandidateCreateSchema, status=201, response=mt.AgendaCandidateViewSchema, errors=(400, 422),
                roles=("office",))
     @http("POST", "/api/v1/meeting-candidates")
     @api
@@ -51,7 +52,7 @@ class MeetingRoutes:
         return json_response(201, self.meetings.propose_item(self._p(request), self._body(request)))
 
     @operation("Schedule a meeting: kind, title, date, place, convener, attendees", body=mt.MeetingCreateSchema,
-               status=201, response=mt.MeetingViewSchema, errors=(400,), roles=MANAGERS)
+               status=201, response=mt.MeetingViewSchema, errors=(400, 422), roles=MANAGERS)
     @http("POST", "/api/v1/meetings")
     @api
     def schedule_meeting(self, request):
@@ -72,7 +73,7 @@ class MeetingRoutes:
     def get_meeting(self, request, meeting_id):
         return json_response(200, self.meetings.get_meeting(self._p(request), meeting_id))
 
-    @operations(Operation(summary, body=body, response=mt.MeetingViewSchema, errors=(400, 404, 409),
+    @operations(Operation(summary, body=body, response=mt.MeetingViewSchema, errors=(400, 404, 409, 422),
                           fixed={"command": command}, roles=MANAGERS)
                 for command, (_, body, summary) in MEETING_COMMANDS.items())
     @http("POST", "/api/v1/meetings/<string:meeting_id>/<string:command>")
@@ -85,7 +86,7 @@ class MeetingRoutes:
         return json_response(200, getattr(self.meetings, method)(self._p(request), meeting_id, *args))
 
     @operation("Record an item: discussion notes, votes, the decision, follow-ups (before the meeting closes)",
-               body=mt.RecordSchema, response=mt.MeetingViewSchema, errors=(400, 404, 409), roles=MANAGERS)
+               body=mt.RecordSchema, response=mt.MeetingViewSchema, errors=(400, 404, 409, 422), roles=MANAGERS)
     @http("POST", "/api/v1/meetings/<string:meeting_id>/items/<string:item_id>/record")
     @api
     def record_meeting_item(self, request, meeting_id, item_id):
@@ -108,8 +109,8 @@ class MeetingRoutes:
 
     # consultation topics (协商议题) -----------------------------------------------------------------------------
     @operation("Propose a consultation topic (villagers, a village committee, a Party member, the office)",
-               headers=(TOWNSHIP,), body=mt.TopicCreateSchema, status=201, response=mt.PublicTopicViewSchema,
-               errors=(400, 404), roles=TOPIC_PROPOSERS)
+               headers=(TOWNSHIP,), body=mt.TopicCreateSchema, status=201, response=mt.TopicViewSchema,
+               errors=(400, 404, 422), roles=TOPIC_PROPOSERS)
     @http("POST", "/api/v1/topics")
     @api
     def propose_topic(self, request):
@@ -120,14 +121,14 @@ class MeetingRoutes:
 
     @operation("Consultation topics of a village with their course and published results (the office and "
                "secretary: with proposers and positions)", headers=(TOWNSHIP,), query=mt.TopicQuerySchema,
-               response=items(mt.PublicTopicViewSchema), errors=(400, 404), roles=EVERYONE)
+               response=items(mt.TopicViewSchema), errors=(400, 404), roles=EVERYONE)
     @http("GET", "/api/v1/topics")
     @api
     def list_topics(self, request):
         self._known_township(request)
         return json_response(200, {"items": self.meetings.list_topics(self._p(request), query_args(request))})
 
-    @operation("One consultation topic", headers=(TOWNSHIP,), response=mt.PublicTopicViewSchema, errors=(404,),
+    @operation("One consultation topic", headers=(TOWNSHIP,), response=mt.TopicViewSchema, errors=(404,),
                roles=EVERYONE)
     @http("GET", "/api/v1/topics/<string:topic_id>")
     @api
@@ -135,7 +136,7 @@ class MeetingRoutes:
         return json_response(200, self.meetings.get_topic(self._p(request), topic_id))
 
     @operations(Operation(summary, headers=(TOWNSHIP,) if "public" in roles else (), body=body,
-                          response=mt.PublicTopicViewSchema, errors=(400, 404, 409), fixed={"command": command},
+                          response=mt.TopicViewSchema, errors=(400, 404, 409, 422), fixed={"command": command},
                           roles=roles)
                 for command, (body, summary, roles) in mt.TOPIC_COMMANDS.items())
     @http("POST", "/api/v1/topics/<string:topic_id>/<string:command>")

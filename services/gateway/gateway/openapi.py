@@ -253,10 +253,12 @@ def _nullable_references(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     branches = node.get("anyOf")
-    if (isinstance(branches, list) and len(branches) == 2 and branches[0] == {"type": "object", "nullable": True}
-            and set(branches[1]) == {"$ref"}):
-        rest = {k: v for k, v in node.items() if k != "anyOf"}
-        return {**_nullable_references(rest), "nullable": True, "allOf": [branches[1]]}
+    null = {"type": "object", "nullable": True}
+    if isinstance(branches, list) and len(branches) == 2 and null in branches:  # in either order
+        ref = branches[1] if branches[0] == null else branches[0]
+        if set(ref) == {"$ref"}:
+            rest = {k: v for k, v in node.items() if k != "anyOf"}
+            return {**_nullable_references(rest), "nullable": True, "allOf": [ref]}
     return {key: _nullable_references(value) for key, value in node.items()}
 
 

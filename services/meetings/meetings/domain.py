@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from township_shared.errors import Conflict, NotFound, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Unprocessable
 from township_shared.schemas import meetings as ms
 
 Facts = list[tuple[type, dict[str, Any]]]
@@ -177,7 +177,7 @@ def compose(meeting: dict[str, Any], entries: list[Mapping[str, Any]], candidate
                     "decision": None, "follow_ups": []}
         items.append({**item, "minutes": entry["minutes"], "presenter": entry.get("presenter")})
     if errors:
-        raise ValidationFailed(errors)
+        raise Unprocessable(errors)
     meeting["items"] = items
     meeting["history"].append({"at": now, "who": by, "what": f"agenda composed ({len(items)} items)"})
     return [(ms.AgendaChangedV1, {"meeting_id": meeting["_id"], "change": "composed",
@@ -212,11 +212,11 @@ def record(meeting: dict[str, Any], item_id: str, rec: Mapping[str, Any], now: d
     if decision is not None:
         allowed = ms.SUBJECTS_OF[decision["decision"]]
         if item["subject"]["kind"] not in allowed:
-            raise ValidationFailed({"decision.decision": [
+            raise Unprocessable({"decision.decision": [
                 f"{decision['decision']} is decided on a {' or '.join(allowed)}, this item is about a "
                 f"{item['subject']['kind']}"]})
         if decision["decision"] == "assign" and decision["assignment"]["deadline"] <= now:
-            raise ValidationFailed({"decision.assignment.deadline": ["must be in the future"]})
+            raise Unprocessable({"decision.assignment.deadline": ["must be in the future"]})
         item["decision"] = dict(decision)
     for field in ("notes", "votes"):
         if rec.get(field) is not None:
@@ -253,10 +253,10 @@ def close(meeting: dict[str, Any], present: list[str], open_decisions: list[Mapp
     undecided = [i["id"] for i in meeting["items"] if i.get("decision") is None]
     if undecided:
         raise Conflict(f"items without a decision: {', '.join(undecided)} (defer them if need be)",
-                       status=meeting["status"], allowed=["record"], items=undecided)
+                       status=meeting["status"], allowed=["record"])
     unknown = sorted(set(present) - set(meeting["attendee_actors"]))
     if unknown:
-        raise ValidationFailed({"present": [f"not attendees of this meeting: {', '.join(unknown)}"]})
+        raise Unprocessable({"present": [f"not attendees of this meeting: {', '.join(unknown)}"]})
     absent = [a for a in meeting["attendee_actors"] if a not in present]
     facts: Facts = []
     decisions = []

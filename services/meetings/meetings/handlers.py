@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from township_shared import store
 from township_shared.auth import Principal
-from township_shared.errors import NotFound, Refused, ValidationFailed
+from township_shared.errors import Conflict, NotFound, Refused, Unprocessable
 from township_shared.events import Event, envelopes
 from township_shared.schemas import meetings as ms
 
@@ -72,11 +72,11 @@ def propose_item(repo: MeetingsRepository, dispatch_case: Callable[[str], dict |
     if subject["kind"] == "case":
         case = dispatch_case(subject["id"])
         if case is None:
-            raise ValidationFailed({"subject.id": [f"no case {subject['id']!r} in the township"]})
+            raise Unprocessable({"subject.id": [f"no case {subject['id']!r} in the township"]})
         summary = f"{case['case_number']} {case['title']} ({case['village']}, {case['status']}): {summary}"
         village, cases = case["village"], [case["id"]]
     elif subject["kind"] in ("project", "topic", "hotspot"):
-        raise ValidationFailed({"subject.kind": [f"a {subject['kind']} comes onto the list by itself; the office "
+        raise Unprocessable({"subject.kind": [f"a {subject['kind']} comes onto the list by itself; the office "
                                                  "adds cases and other items"]})
     cid = f"c-{uuid.uuid4().hex[:24]}"
     reason = {"source": "office", "reason": "added by the office", "detail": command["summary"], "at": now,
@@ -86,7 +86,7 @@ def propose_item(repo: MeetingsRepository, dispatch_case: Callable[[str], dict |
     facts = [(ms.AgendaItemProposedV1, {"candidate_id": cid, "subject": subject, "title": command["title"]})]
     stored = add_candidate(repo, cand, _env(cand, facts, now))
     if stored is None:
-        raise ValidationFailed({"subject": ["could not be stored; retry"]})
+        raise Conflict("the candidate could not be stored; retry", allowed=[])
     return stored
 
 
@@ -208,8 +208,6 @@ def amend(repo, principal, meeting_id, command, now):
 def minutes_of(repo, principal, meeting_id) -> dict[str, Any]:
     meeting = _meeting_or_404(repo, principal, meeting_id)
     if meeting["status"] != "closed":
-        from township_shared.errors import Conflict
-
         raise Conflict("the minutes exist once the meeting is closed", status=meeting["status"], allowed=[])
     return meeting
 
@@ -427,7 +425,7 @@ def topic_candidate(topic: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 def propose_topic(repo, principal: Principal, command, now) -> dict[str, Any]:
     if principal.role == "unit" and not principal.actor.startswith("unit:vc_"):
-        raise ValidationFailed({"_schema": ["a unit proposes topics only as a village committee"]})
+        raise Unprocessable({"_schema": ["a unit proposes topics only as a village committee"]})
     topic_id = f"t-{uuid.uuid4().hex[:16]}"
     proposer = domain.proposer_of(principal.role, principal.actor, command.get("proposer_name"))
     topic, facts = domain.new_topic(topic_id, principal.township_id, command, proposer, now, principal.actor)

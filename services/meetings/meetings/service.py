@@ -20,6 +20,7 @@ from township_shared.schemas import meetings as s
 from township_shared.service import Clock, load, rpc
 
 from . import exports, handlers
+from .domain import public_topic
 from .dependencies import ExportSettings, MeetingsStore, RpcProxy
 from .repository import OUTBOX_COLLECTIONS
 
@@ -58,7 +59,7 @@ class MeetingsService:
     @authorized(*MANAGERS)
     def list_candidates(self, principal, query):
         q = load(s.CandidateQuerySchema(), query)
-        return s.CandidateViewSchema(many=True).dump(self.repo.list_candidates(principal.township_id, q["state"],
+        return s.AgendaCandidateViewSchema(many=True).dump(self.repo.list_candidates(principal.township_id, q["state"],
                                                                                  q["limit"]))
 
     @rpc(expected_exceptions=EXPECTED)
@@ -79,7 +80,7 @@ class MeetingsService:
         cand = handlers.propose_item(self.repo, dispatch_case, principal, load(s.CandidateCreateSchema(), body),
                                      self.clock.now())
         self._flush(cand, "candidates")
-        return s.CandidateViewSchema().dump(cand)
+        return s.AgendaCandidateViewSchema().dump(cand)
 
     @event_handler("dispatch", "case_escalated", requeue_on_error=True)
     @consumer
@@ -232,9 +233,7 @@ class MeetingsService:
     # consultation topics ---------------------------------------------------------------------------------------------
     def _topic(self, principal, topic):
         if principal.role in MANAGERS:
-            return s.TopicViewSchema().dump(topic)
-        from .domain import public_topic
-
+            return s.TopicViewSchema().dump(public_topic(topic) | {"applications": topic["applications"]})
         return s.PublicTopicViewSchema().dump(public_topic(topic))
 
     @rpc(expected_exceptions=EXPECTED)

@@ -366,7 +366,7 @@ class CaseDecisionAppliedV1(StrictSchema):
     item_id = fields.String(required=True)
     case_id = fields.String(required=True)
     decision = fields.String(required=True, validate=validate.OneOf(("assign", "close")))
-    applied = fields.Boolean(required=True)
+    applied = Boolean(required=True)
     task_ids = fields.List(fields.String(), required=True)
     reason = fields.String(required=True, allow_none=True)
 

@@ -12,7 +12,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..errors import RuleMessage
 from ..events import register
-from .bounds import AwareDateTime, Integer
+from .bounds import AwareDateTime, Boolean, Integer
 from .common import CODE, StrictSchema
 
 MEETING_KINDS = ("joint_meeting", "village_consultation", "hearing")
@@ -343,12 +343,12 @@ class CandidateCreateSchema(StrictSchema):
 
 class CandidateQuerySchema(StrictSchema):
     state = fields.String(load_default="open", validate=validate.OneOf(CANDIDATE_STATES))
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = Integer(query=True, load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class MeetingQuerySchema(StrictSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(MEETING_STATUSES))
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class TopicCreateSchema(StrictSchema):
@@ -363,7 +363,7 @@ class TopicCreateSchema(StrictSchema):
 
 class TopicQuerySchema(StrictSchema):
     village = fields.String(load_default=None, validate=CODE)
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = Integer(query=True, load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class TopicReasonSchema(StrictSchema):
@@ -386,7 +386,7 @@ class ResultSchema(StrictSchema):
 
 class FeedbackSchema(StrictSchema):
     text = _text()
-    satisfied = fields.Boolean(load_default=None, allow_none=True)
+    satisfied = Boolean(load_default=None, allow_none=True)
     stakeholder = _text(required=False, limit=NAME, load_default=None, allow_none=True)
 
 
@@ -426,7 +426,7 @@ class _View(StrictSchema):
     pass
 
 
-class CandidateViewSchema(_View):
+class AgendaCandidateViewSchema(_View):
     id = fields.String(attribute="_id")
     source = fields.String()
     subject = fields.Nested(SubjectSchema)
@@ -452,7 +452,7 @@ class ItemViewSchema(_View):
     votes = Doc(allow_none=True)
     decision = Doc(allow_none=True)
     follow_ups = fields.List(fields.String())
-    resolved_meanwhile = fields.Boolean()
+    resolved_meanwhile = Boolean()
 
 
 class DecisionViewSchema(_View):
@@ -468,7 +468,7 @@ class DecisionViewSchema(_View):
     for_topic = fields.String(allow_none=True)
     decided_at = AwareDateTime()
     state = fields.String()
-    overdue = fields.Boolean()
+    overdue = Boolean()
     outcomes = fields.List(Doc())
 
 
@@ -507,6 +507,7 @@ class TopicViewSchema(_View):
     feedback = fields.List(Doc())
     conclusion = fields.String(allow_none=True)
     history = fields.List(Doc())
+    steps = fields.List(Doc())
     proposed_at = AwareDateTime()
 
 
