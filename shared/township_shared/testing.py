@@ -281,7 +281,7 @@ class ServiceProcess:
 
 
 def wait_for(fetch: Callable[[], Any], check: Callable[[Any], Any] = bool, timeout: float = 15.0,
-             interval: float = 0.1) -> Any:
+             interval: float = 0.1, what: str = "condition") -> Any:
     """Call ``fetch`` until ``check`` accepts what it returns (by default: until it is truthy) and return that;
     AssertionError with the last value after ``timeout`` seconds. Consumers run asynchronously: a test waits for
     what they write instead of sleeping a guess."""
@@ -292,7 +292,7 @@ def wait_for(fetch: Callable[[], Any], check: Callable[[Any], Any] = bool, timeo
         if check(value):
             return value
         time.sleep(interval)
-    raise AssertionError(f"not reached in {timeout:g} s; last value: {str(value)[:500]}")
+    raise AssertionError(f"{what} not reached in {timeout:g} s; last value: {str(value)[:500]}")
 
 
 def take_dead_letters(amqp_uri: str, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:

@@ -3,16 +3,16 @@ candidate, is put on an agenda, the meeting assigns a lead unit with a deadline,
 next meeting's agenda opens with that decision's state; a decision that cannot be carried out shows; the minutes
 are frozen, amended by addenda and exported as Markdown, HTML and PDF (read back); a consultation topic runs its
 whole course; attendees read only the meetings they attend."""
+import functools
 import io
 import shutil
 import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
-from township_shared.testing import as_actor
+from township_shared.testing import as_actor, wait_for as shared_wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,15 +42,7 @@ def api(stack, http_base):
     return Api(http_base)
 
 
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met in time")
-
+wait_for = functools.partial(shared_wait_for, timeout=20.0, interval=0.2)
 
 def escalated_case(api, dispatch_clock, **over):
     body = {"channel": "hotline", "reporter": {"name": "张三", "phone": "13812345678", "village": "nanshan"},

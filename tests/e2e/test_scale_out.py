@@ -6,11 +6,14 @@ still does it once.
 Each instance is its own nameko container (its own connections and consumers, as a separate process would have);
 the service classes are the real ones with a recorder of which instance ran which worker added
 (:class:`Recorder`)."""
+import functools
 import time
 from collections import Counter, defaultdict
 
 import pytest
 import requests
+
+from township_shared.testing import wait_for as shared_wait_for
 from nameko.extensions import DependencyProvider
 from nameko.testing.services import replace_dependencies
 
@@ -45,15 +48,7 @@ def of(container, cls):
     return next(d for d in container.extensions if isinstance(d, cls))
 
 
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not met within {timeout} s")
-
+wait_for = functools.partial(shared_wait_for, timeout=30.0, interval=0.2)
 
 @pytest.fixture
 def scaled(runner_factory, container_factory, service_config, demo, dispatch_clock):

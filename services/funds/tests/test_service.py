@@ -1,13 +1,14 @@
 """The funds service on the real RabbitMQ and MongoDB-compatible server: signed principals and roles, a project
 from proposal to payments driven by feedback's events (redelivered), the joint meeting's decision as a published
 event, refusals, reports, and what each role sees."""
+import functools
 import json
 import time
 from datetime import datetime, timezone
 
 import pytest
 
-from township_shared.testing import take_dead_letters
+from township_shared.testing import take_dead_letters, wait_for as shared_wait_for
 from kombu import Connection, Exchange
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -53,15 +54,7 @@ def remote_error(call):
     return err.value.exc_type, json.loads(err.value.value)
 
 
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
+wait_for = functools.partial(shared_wait_for, timeout=15.0, interval=0.1)
 
 def publish(amqp_uri, source, event):
     exchange = Exchange(f"{source}.events", type="topic", durable=True)
