@@ -490,3 +490,41 @@ def yaml_as_written(text: str, *, many: bool = False) -> Any:
                                    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
     return list(yaml.load_all(text, Loader=Loader)) if many else yaml.load(text, Loader=Loader)
+
+
+class ConsoleClient:
+    """A browser-like client of the web console for HTTP-level tests: keeps cookies, signs in with an actor's
+    demo token (``ConsoleClient(http_base, "office")``; None stays public), and sends each form with the CSRF
+    token of the page it came from (decision 86). Answers are not followed unless asked (``follow=True``)."""
+
+    CSRF = r'name="csrf_token" value="([0-9a-f]+)"'
+
+    def __init__(self, base: str, actor: str | None = None, township: str | None = "qingshui", lang: str = "en"):
+        import requests
+
+        self.base = base.rstrip("/")
+        self.http = requests.Session()
+        self.http.headers["Accept-Language"] = lang
+        self.csrf: str | None = None
+        if actor is not None:
+            actor = OFFICE_ACTOR if actor == "office" else actor
+            answer = self.post("/console/signin", {"token": token_for(actor, township)})
+            assert answer.status_code == 303, (answer.status_code, answer.text[:500])
+
+    def _remember(self, answer):
+        import re
+
+        found = re.search(self.CSRF, answer.text or "")
+        if found:
+            self.csrf = found.group(1)
+        return answer
+
+    def get(self, path: str, follow: bool = False, **kwargs):
+        return self._remember(self.http.get(self.base + path, allow_redirects=follow, timeout=30, **kwargs))
+
+    def post(self, path: str, data: dict[str, Any] | None = None, follow: bool = False, files=None, **kwargs):
+        if self.csrf is None:
+            self.get("/console/signin")
+        body = {"csrf_token": self.csrf, **(data or {})}
+        return self._remember(self.http.post(self.base + path, data=body, files=files, allow_redirects=follow,
+                                             timeout=30, **kwargs))

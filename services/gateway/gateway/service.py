@@ -32,6 +32,7 @@ from . import openapi
 from .openapi import CASE_SECRET, IDEMPOTENCY, TOWNSHIP, Operation, items, operation, operations, undocumented
 from .dependencies import Broker, HealthProbe, RpcProxy
 from . import funds_routes
+from . import console as console_routes  # the module, as for meetings above
 from . import meetings as meeting_routes  # the module: `nameko run gateway.service` runs each class it finds
 from .security import client_of, metrics_guard
 from .http import (api, bearer_token, http, json_response, query_args, read_json,
@@ -71,7 +72,8 @@ class DeadLetterQuerySchema(StrictSchema):
                     metadata={"description": "at most this many (default 50)"})
 
 
-class GatewayService(funds_routes.FundsRoutes, meeting_routes.MeetingRoutes):
+class GatewayService(funds_routes.FundsRoutes, meeting_routes.MeetingRoutes,
+                     console_routes.ConsoleRoutes):
     name = "gateway"
 
     config = Config()

@@ -59,6 +59,36 @@ def token_document(token: str, *, role: str, actor: str, township_id: str | None
             "issued_at": now, "revoked_at": None, "revoked_by": None}
 
 
+SESSION_PREFIX = "ts_"
+DEFAULT_SESSION_SECONDS = 12 * 3600
+
+
+def session_document(session: str, token_doc: Mapping[str, Any], now: datetime, seconds: float) -> dict[str, Any]:
+    """What is stored of a console session opened with a token: keyed by the session's hash, never the session;
+    it names the token it was opened with, so revoking that token ends the session too."""
+    from datetime import timedelta
+
+    return {"_id": auth.token_hash(session), "token": token_doc["_id"], "token_id": token_doc["token_id"],
+            "actor": token_doc["actor"], "opened_at": now, "expires_at": now + timedelta(seconds=seconds),
+            "closed_at": None}
+
+
+def session_well_formed(session: Any) -> bool:
+    return (isinstance(session, str) and session.startswith(SESSION_PREFIX)
+            and len(SESSION_PREFIX) < len(session) <= MAX_TOKEN_LENGTH)
+
+
+def session_open(doc: Mapping[str, Any] | None, now: datetime) -> bool:
+    """A session is open until it expires or is closed (signed out)."""
+    return doc is not None and doc.get("closed_at") is None and _aware(doc["expires_at"]) > now
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import timezone
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def announced_township(doc: Mapping[str, Any]) -> str:
     """The ``township_id`` of a token's events: its township, or for a county token its county."""
     return doc.get("township_id") or doc["county_id"]

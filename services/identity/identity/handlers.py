@@ -29,6 +29,35 @@ def resolve(repo: IdentityRepository, token: Any) -> auth.Principal:
     return domain.principal_of(repo.principal_fields(auth.token_hash(token)))
 
 
+def open_session(repo: IdentityRepository, token: Any, now: datetime, seconds: float) -> tuple[str, auth.Principal]:
+    """A console session for an active token (decision 85): a new secret the browser keeps in an HttpOnly
+    cookie instead of the token. :class:`Unauthorized`, with the token's one message, for a bad token."""
+    if not domain.well_formed(token):
+        raise Unauthorized(domain.UNKNOWN_TOKEN)
+    doc = repo.token_document(auth.token_hash(token))
+    principal = domain.principal_of(doc)
+    session = domain.SESSION_PREFIX + auth.new_token()[len(auth.TOKEN_PREFIX):]
+    repo.insert_session(domain.session_document(session, doc, now, seconds))
+    return session, principal
+
+
+def resolve_session(repo: IdentityRepository, session: Any, now: datetime) -> auth.Principal:
+    """The principal of an open session whose token is still active; :class:`Unauthorized` otherwise."""
+    if not domain.session_well_formed(session):
+        raise Unauthorized(domain.UNKNOWN_TOKEN)
+    doc = repo.session(auth.token_hash(session))
+    if not domain.session_open(doc, now):
+        raise Unauthorized(domain.UNKNOWN_TOKEN)
+    return domain.principal_of(repo.principal_fields(doc["token"]))
+
+
+def close_session(repo: IdentityRepository, session: Any, now: datetime) -> bool:
+    """Sign out: the session stops resolving at once. False for an unknown or closed one."""
+    if not domain.session_well_formed(session):
+        return False
+    return repo.close_session(auth.token_hash(session), now)
+
+
 def _as(actor: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The envelopes with ``actor`` as who caused them: the office that issued or revoked, also when the command
     line did it (no request, so no acting principal)."""

@@ -26,6 +26,7 @@ class IdentityRepository:
         self.tokens = db["tokens"]
         self.audit = db["audit"]
         self.townships = db["townships"]
+        self.sessions = db["sessions"]
 
     def ensure_indexes(self) -> None:
         self.tokens.create_index([("token_id", ASCENDING)], unique=True, name="token_id")
@@ -38,6 +39,7 @@ class IdentityRepository:
                                 name="township_type_time")
         self.audit.create_index([("township_id", ASCENDING), ("correlation_id", ASCENDING)], name="township_case")
         self.townships.create_index([("county_id", ASCENDING)], name="county")
+        self.sessions.create_index([("expires_at", ASCENDING)], name="expiry", expireAfterSeconds=0)
 
     # tokens --------------------------------------------------------------------------------------------------
     def principal_fields(self, token_hash: str) -> dict[str, Any] | None:
@@ -61,6 +63,20 @@ class IdentityRepository:
             except DuplicateKeyError:
                 pass
         return inserted
+
+    # console sessions (decision 85) -----------------------------------------------------------------------------
+    def token_document(self, token_hash: str) -> dict[str, Any] | None:
+        return self.tokens.find_one({"_id": token_hash}, {**PRINCIPAL_FIELDS, "_id": 1})
+
+    def insert_session(self, doc: dict[str, Any]) -> None:
+        self.sessions.insert_one(doc)
+
+    def session(self, session_hash: str) -> dict[str, Any] | None:
+        return self.sessions.find_one({"_id": session_hash})
+
+    def close_session(self, session_hash: str, now: datetime) -> bool:
+        return self.sessions.update_one({"_id": session_hash, "closed_at": None},
+                                        {"$set": {"closed_at": now}}).modified_count == 1
 
     def token_of_township(self, township_id: str, token_id: str) -> dict[str, Any] | None:
         return self.tokens.find_one({"token_id": token_id, "township_id": township_id})

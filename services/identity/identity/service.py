@@ -15,7 +15,7 @@ from township_shared.relay import EventRelay
 from township_shared.schemas import identity as s
 from township_shared.service import Clock, load, rpc
 
-from . import handlers
+from . import domain, handlers
 from .actors import DispatchActors
 from .dependencies import IdentityStore, RpcProxy
 from .entrypoints import every_event
@@ -41,6 +41,25 @@ class IdentityService:
         """The principal (``Principal.to_dict()``) of an active token; ``Unauthorized`` for an unknown, revoked or
         malformed one, with the same message. The gateway's one call per request it has not cached."""
         return handlers.resolve(self.repo, token).to_dict()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def open_session(self, token):
+        """Sign in to the console with a token: ``{session, principal}``; the session lasts
+        ``SESSION_SECONDS`` (12 h) and ends with the token (decision 85)."""
+        seconds = float(self.config.get("SESSION_SECONDS", domain.DEFAULT_SESSION_SECONDS))
+        session, principal = handlers.open_session(self.repo, token, self.clock.now(), seconds)
+        log.info("console session opened with token %s", principal.token_id)
+        return {"session": session, "principal": principal.to_dict()}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def resolve_session(self, session):
+        """The principal of an open console session, like ``resolve_token``."""
+        return handlers.resolve_session(self.repo, session, self.clock.now()).to_dict()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def close_session(self, session):
+        """Sign out; true if the session was open."""
+        return handlers.close_session(self.repo, session, self.clock.now())
 
     @rpc(expected_exceptions=EXPECTED)
     @auth.authorized("office")
