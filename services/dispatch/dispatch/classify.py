@@ -34,15 +34,18 @@ Confidence is a softmax over the categories, with a pseudo-category "nothing" of
 (the ``- 1`` makes a category with no evidence weigh nothing, and one with a trace of evidence almost nothing),
 so one strong term alone (3 against a floor of 1.5) gives 0.81, one medium term 0.59, two categories with equal
 scores less than 0.5 each. The top category is chosen only when its confidence reaches
-``Tuning.threshold`` (configuration); otherwise the case goes to the office's triage queue with the candidates
-and their confidences, because a wrong automatic route costs a resident more than a short wait.
+``Tuning.threshold`` and its score leads the runner-up's by at least ``Tuning.margin`` points (both
+configuration); otherwise the case goes to the office's triage queue with the candidates and their confidences,
+because a wrong automatic route costs a resident more than a short wait. The margin is what catches a demand
+naming two problems, or a problem and a context word of another category, whose top confidence a large total
+score can still push over the threshold (decision 85).
 """
 from __future__ import annotations
 
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
@@ -65,12 +68,18 @@ _CORRECTION = re.compile(r"而是|就是|是|但是|\bbut\b|\bit'?s\b|\bit is\b"
 @dataclass(frozen=True)
 class Tuning:
     """How sure the classifier must be (configuration: ``ROUTING_CONFIDENCE_THRESHOLD``,
-    ``ROUTING_EVIDENCE_FLOOR``) and how much the township's learned examples may add to a category
-    (``ROUTING_LEARNED_CAP``, :mod:`dispatch.learning`)."""
+    ``ROUTING_EVIDENCE_FLOOR``, ``ROUTING_MIN_MARGIN``) and how much the township's learned examples may add to a
+    category (``ROUTING_LEARNED_CAP``, :mod:`dispatch.learning`).
+
+    ``margin`` is in score points: the best category must lead the runner-up by at least that much. Keep
+    ``learned_cap < TIER_WEIGHTS["strong"] + margin``: then no number of examples can route a demand away from a
+    strong catalogue term it names (the most they add to another category leaves it short of the margin), which
+    is the floor of decision 61."""
 
     threshold: float = 0.55
     evidence_floor: float = 1.5
-    learned_cap: float = 3.0
+    learned_cap: float = 4.0
+    margin: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,9 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Classification:
-    """``category`` is set only when the top candidate's confidence reaches the threshold. ``candidates`` are the
+    """``category`` is set only when the top candidate's confidence reaches the threshold and its score leads
+    the runner-up's by the margin (``short_margin`` is that margin when it was the margin that failed, for the
+    reason). ``candidates`` are the
     best categories that scored (at most three, best first) with their scores and confidences, which the triage
     queue shows the office; ``evidence`` is every term found (negated ones included, marked) and ``learned`` what
     the township's examples added (:mod:`dispatch.learning`), so the case history can say why."""
@@ -111,6 +122,7 @@ class Classification:
     evidence: tuple[Evidence, ...]
     scores: Mapping[str, float] = field(hash=False)
     learned: tuple[Any, ...] = ()
+    short_margin: float | None = None
 
     @property
     def reason(self) -> str:
@@ -120,6 +132,10 @@ class Classification:
         if not self.candidates:
             return "unclassified: no catalogue term found"
         best = self.candidates[0]
+        if self.short_margin is not None and len(self.candidates) > 1:
+            runner = self.candidates[1]
+            return (f"unclassified: too close to call ({best.category} {best.score:g} against "
+                    f"{runner.category} {runner.score:g}, margin under {self.short_margin:g})")
         return f"unclassified: not sure enough ({best.category} {best.confidence:.2f})"
 
     def explain(self) -> str:
@@ -274,15 +290,20 @@ def confidences(scores: Mapping[str, float], floor: float) -> dict[str, float]:
 
 def decide(scores: Mapping[str, float], tuning: Tuning, evidence: Sequence[Evidence] = (),
            learned: Sequence[Any] = ()) -> Classification:
-    """The decision for ``scores``: the top category if its confidence reaches the threshold, and the best
-    candidates. Ties are broken by category code so a decision never depends on dict order."""
+    """The decision for ``scores``: the top category if its confidence reaches the threshold and its score leads
+    the runner-up's by the margin, and the best candidates. Ties are broken by category code so a decision never
+    depends on dict order."""
     conf = confidences(scores, tuning.evidence_floor)
     ranked = sorted(conf, key=lambda c: (-scores[c], c))
     candidates = tuple(Candidate(c, round(scores[c], 3), round(conf[c], 3)) for c in ranked[:TOP_CANDIDATES])
     best = candidates[0] if candidates else None
-    chosen = best.category if best and conf[best.category] >= tuning.threshold else None
+    sure = best is not None and conf[best.category] >= tuning.threshold
+    lead = scores[ranked[0]] - (scores[ranked[1]] if len(ranked) > 1 else 0.0) if ranked else 0.0
+    clear = lead >= tuning.margin - 1e-9
+    chosen = best.category if sure and clear else None
     return Classification(chosen, round(conf[best.category], 3) if best else 0.0, candidates, tuple(evidence),
-                          MappingProxyType(dict(scores)), tuple(learned))
+                          MappingProxyType(dict(scores)), tuple(learned),
+                          tuning.margin if sure and not clear else None)
 
 
 def lexicon_scores(evidence: Sequence[Evidence], categories: Sequence[str]) -> dict[str, float]:
@@ -301,15 +322,19 @@ def classify(text: str, categories: Mapping[str, Mapping[str, Any]], tuning: Tun
              model: Any = None) -> Classification:
     """Classify ``text`` against a catalogue (category code -> ``{keywords, terms}``) and, if given, the
     township's learned ``model`` (:class:`dispatch.learning.Model`), whose evidence adds to the catalogue's
-    scores, at most ``tuning.learned_cap`` per category."""
+    scores, at most ``tuning.learned_cap`` per category. The learned features the result names are those that
+    favour the category decided (or the top candidate, for triage), whatever the model itself favours most."""
     lex = lexicon(categories)
     evidence = find_evidence(text, lex)
     scores = lexicon_scores(evidence, lex.categories)
-    learned: list[Any] = []
-    if model is not None:
-        extra, explained = model.evidence(text, tuning.learned_cap)
-        for code, score in extra.items():
-            if code in scores:
-                scores[code] += score
-        learned = [item for item in explained if item.category in scores]
-    return decide(scores, tuning, evidence, learned)
+    if model is None:
+        return decide(scores, tuning, evidence)
+    assessment = model.assess(text, tuning.learned_cap)
+    for code, score in assessment.scores.items():
+        if code in scores:
+            scores[code] += score
+    result = decide(scores, tuning, evidence)
+    top = result.category or (result.candidates[0].category if result.candidates else None)
+    if top is None or not assessment.scores:
+        return result
+    return replace(result, learned=tuple(assessment.favouring(top)))

@@ -25,7 +25,8 @@ def policy_from_config(config) -> Policy:
         whistle_report=timedelta(minutes=float(config.get("WHISTLE_REPORT_MINUTES", 30))),
         classification=Tuning(threshold=float(config.get("ROUTING_CONFIDENCE_THRESHOLD", Tuning.threshold)),
                               evidence_floor=float(config.get("ROUTING_EVIDENCE_FLOOR", Tuning.evidence_floor)),
-                              learned_cap=float(config.get("ROUTING_LEARNED_CAP", Tuning.learned_cap))),
+                              learned_cap=float(config.get("ROUTING_LEARNED_CAP", Tuning.learned_cap)),
+                              margin=float(config.get("ROUTING_MIN_MARGIN", Tuning.margin))),
     )
 
 

@@ -8,7 +8,7 @@ model is kept up to date example by example, and an example the office undoes is
 
 Features are the distinct character bigrams of the Chinese (non-ASCII) runs of the normalised text (a lone
 character counts as itself) and its ASCII words of two letters or more, from the first :data:`MAX_CHARS`
-characters.
+characters, leaving out what a negation covers.
 
 The model is multinomial naive Bayes over those features (each counted once per example), with add-``alpha``
 smoothing (:data:`SMOOTHING`) and the categories' shares of the examples as priors; features never seen in the
@@ -16,11 +16,12 @@ township's examples are ignored. Its posterior ``P(c | text)`` is turned into po
 
     learned(c) = cap * N / (N + HALF_TRUST) * P(c | text)
 
-``cap`` (configuration ``ROUTING_LEARNED_CAP``, default 3: one strong catalogue term) bounds what the examples
+``cap`` (configuration ``ROUTING_LEARNED_CAP``, default 4: decision 85) bounds what the examples
 can add to a category, and ``N / (N + HALF_TRUST)`` grows with the number ``N`` of the township's examples (half
-of the cap at :data:`HALF_TRUST` examples). That is the floor of the catalogue: whatever the office taught, a
-demand that names a strong term of another category is at best a tie, which goes to triage, never an
-override; and a handful of examples moves nothing.
+of the cap at :data:`HALF_TRUST` examples). That is the floor of the catalogue: with the cap below a strong
+term plus the classifier's margin (:class:`dispatch.classify.Tuning`), whatever the office taught, a demand that
+names a strong term of another category is at best too close to call, which goes to triage, never an override;
+and a handful of examples moves nothing.
 """
 from __future__ import annotations
 
@@ -30,14 +31,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from .classify import normalise
+from .classify import negated_spans, normalise
 
-SEED_FILES = ("dev.txt", "dev2.txt")
+SEED_FILES = ("dev.txt", "dev2.txt", "dev3.txt")
 
 MAX_CHARS = 300
 SMOOTHING = 0.5
 HALF_TRUST = 50
-DEFAULT_CAP = 3.0
+DEFAULT_CAP = 4.0
 EXPLAINED_FEATURES = 3
 
 _ASCII_WORD = re.compile(r"[a-z][a-z']+")
@@ -45,8 +46,16 @@ _CJK_RUN = re.compile(r"[^\x00-\x7f\s，,。.;；!！?？、:：()（）\"'“�
 
 
 def features(text: str) -> frozenset[str]:
-    """The distinct features of a text (see the module's docstring)."""
+    """The distinct features of a text (see the module's docstring); what lies in the scope of a negation
+    (:func:`dispatch.classify.negated_spans`: 不是停电，是停水) is left out, because it names what the demand is
+    not about (decision 85)."""
     norm = normalise(text)[:MAX_CHARS]
+    spans = negated_spans(norm)
+    if spans:
+        chars = list(norm)
+        for start, end in spans:
+            chars[start:end] = "，" * (end - start)
+        norm = "".join(chars)
     found = set(_ASCII_WORD.findall(norm))
     for run in _CJK_RUN.findall(norm):
         if len(run) == 1:
@@ -126,24 +135,25 @@ class Model:
         z = sum(weights.values())
         return {c: w / z for c, w in weights.items()}, parts
 
-    def evidence(self, text: str, cap: float = DEFAULT_CAP) -> tuple[dict[str, float], list[Learned]]:
-        """Learned points per category (see the module's docstring) and, for the best category, the features
-        that favour it most over the others (at most :data:`EXPLAINED_FEATURES`)."""
+    def assess(self, text: str, cap: float = DEFAULT_CAP) -> "Assessment":
+        """Learned points per category (see the module's docstring), with what is needed to explain any of them."""
         if cap <= 0:
-            return {}, []
+            return Assessment(self, {}, {}, {})
         post, parts = self.posterior(text)
         if not post:
-            return {}, []
+            return Assessment(self, {}, {}, {})
         trust = cap * self.total / (self.total + HALF_TRUST)
         scores = {c: trust * p for c, p in post.items() if trust * p >= 0.01}
-        best = max(post, key=lambda c: (post[c], c))
-        favour = []
-        for feature, own in parts[best].items():
-            others = max((parts[c][feature] for c in parts if c != best), default=own - 1.0)
-            if own > others:
-                favour.append(Learned(best, feature, self.counts[feature].get(best, 0), round(own - others, 3)))
-        favour.sort(key=lambda item: (item.examples < 2, -item.weight, item.feature))
-        return scores, favour[:EXPLAINED_FEATURES]
+        return Assessment(self, scores, post, parts)
+
+    def evidence(self, text: str, cap: float = DEFAULT_CAP) -> tuple[dict[str, float], list[Learned]]:
+        """Learned points per category and, for the category the examples favour most, the features that favour
+        it most over the others (at most :data:`EXPLAINED_FEATURES`)."""
+        assessment = self.assess(text, cap)
+        if not assessment.posterior:
+            return {}, []
+        best = max(assessment.posterior, key=lambda c: (assessment.posterior[c], c))
+        return assessment.scores, assessment.favouring(best)
 
     def summary(self, top: int = 10) -> list[dict[str, Any]]:
         """Per category: its examples and the features most tied to it (seen in at least two of its examples
@@ -158,6 +168,33 @@ class Model:
                  "features": [{"feature": f, "examples": c}
                               for c, f in sorted(tied[category], key=lambda t: (-t[0], t[1]))[:top]]}
                 for category, n in sorted(self.per_category.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the examples say about one text: ``scores`` (learned points per category), ``posterior`` and the
+    per-feature log-likelihoods behind them, so the features favouring whichever category was decided can be
+    named (decision 85: the history explains the decision, not the model's own favourite)."""
+
+    model: Model
+    scores: Mapping[str, float]
+    posterior: Mapping[str, float]
+    parts: Mapping[str, Mapping[str, float]]
+
+    def favouring(self, category: str) -> list[Learned]:
+        """The features that favour ``category`` most over every other category with examples (at most
+        :data:`EXPLAINED_FEATURES`, those seen in two examples or more first); empty if it has no examples."""
+        own_parts = self.parts.get(category)
+        if not own_parts:
+            return []
+        favour = []
+        for feature, own in own_parts.items():
+            others = max((self.parts[c][feature] for c in self.parts if c != category), default=own - 1.0)
+            if own > others:
+                favour.append(Learned(category, feature, self.model.counts[feature].get(category, 0),
+                                      round(own - others, 3)))
+        favour.sort(key=lambda item: (item.examples < 2, -item.weight, item.feature))
+        return favour[:EXPLAINED_FEATURES]
 
 
 def seed_examples() -> list[tuple[str, str]]:

@@ -97,6 +97,15 @@ def test_nothing_found_goes_to_triage_without_candidates():
     assert result.reason == "unclassified: no catalogue term found"
 
 
+def test_the_margin_is_configuration():
+    text = "没水了，水管也破了，路灯不亮"  # water 3 + 2 against roads 3: a lead of 2 points
+    assert classify(text, SMALL, Tuning(margin=1.5)).category == "water"
+    close = classify(text, SMALL, Tuning(margin=2.5))
+    assert close.category is None
+    assert close.reason == "unclassified: too close to call (water 5 against roads 3, margin under 2.5)"
+    assert [c.category for c in close.candidates] == ["water", "roads"]
+
+
 def test_the_threshold_is_configuration():
     text = "水管"  # one medium term: confidence 0.59
     assert classify(text, SMALL, Tuning(threshold=0.55)).category == "water"
@@ -172,9 +181,9 @@ WORDS = ["road", "water", "停水", "没水", "停电", "灯", "路灯不亮", "
 
 
 @given(text=st.lists(st.sampled_from(WORDS), max_size=12).map("".join),
-       threshold=st.floats(min_value=0.05, max_value=0.95))
-def test_decision_invariants(text, threshold):
-    result = classify(text, SMALL, Tuning(threshold=threshold))
+       threshold=st.floats(min_value=0.05, max_value=0.95), margin=st.floats(min_value=0.0, max_value=4.0))
+def test_decision_invariants(text, threshold, margin):
+    result = classify(text, SMALL, Tuning(threshold=threshold, margin=margin))
     assert set(result.scores) == set(SMALL)
     assert all(score >= 0 for score in result.scores.values())
     ranked = [c.category for c in result.candidates]
@@ -182,10 +191,13 @@ def test_decision_invariants(text, threshold):
     assert all(result.scores[c] > 0 for c in ranked)
     assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
     assert sum(c.confidence for c in result.candidates) <= 1.0 + 1e-6
+    lead = (result.candidates[0].score - (result.candidates[1].score if len(ranked) > 1 else 0.0)
+            if ranked else 0.0)
     if result.category is not None:
         assert result.category == ranked[0] and result.confidence >= threshold
+        assert lead >= margin - 1e-6
     elif ranked:
-        assert result.candidates[0].confidence < threshold
+        assert result.candidates[0].confidence < threshold or lead < margin + 1e-6
 
 
 @given(text=st.text(max_size=200))

@@ -3,7 +3,7 @@ cap and the growing trust that keep the catalogue's floor, and the explanation."
 from pathlib import Path
 
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatch.classify import Tuning, classify
@@ -28,6 +28,11 @@ def test_features_are_bigrams_of_chinese_runs_and_english_words():
     assert features("") == frozenset()
 
 
+def test_what_a_negation_covers_is_not_a_feature():
+    assert features("不是停电，是停水") == {"不是", "是停", "停水"}
+    assert "停电" in features("是不是停电了")
+
+
 def test_a_few_examples_add_a_fraction_of_the_cap():
     model = model_of([("光纤什么时候能拉到我们村", "other")])
     scores, _ = model.evidence("光纤坏了", cap=3.0)
@@ -46,6 +51,18 @@ def test_examples_cannot_override_a_strong_catalogue_term():
     model = model_of([("停水了", "other")] * 1000)
     result = classify("停水了", CATALOGUE, Tuning(), model)
     assert result.category != "other"
+
+
+@settings(max_examples=40, deadline=None)
+@given(copies=st.integers(min_value=1, max_value=2000), cap=st.floats(min_value=0.0, max_value=4.49),
+       margin=st.floats(min_value=1.5, max_value=3.0))
+def test_no_number_of_examples_overrides_a_strong_term_while_the_cap_stays_under_strong_plus_margin(
+        copies, cap, margin):
+    """Decision 85's bound: with ``learned_cap < 3 + margin`` the office can teach a demand naming 停水 to go to
+    'other' as often as it likes; it reaches triage at worst, never 'other'."""
+    model = model_of([("停水了", "other")] * copies)
+    result = classify("停水了", CATALOGUE, Tuning(learned_cap=cap, margin=margin), model)
+    assert result.category in (None, "drinking_water")
 
 
 def test_enough_examples_route_what_the_catalogue_does_not_know():
@@ -95,3 +112,15 @@ def test_learned_scores_are_bounded(pairs, text, cap):
     scores, explained = model_of(pairs).evidence(text, cap)
     assert all(0 <= s <= cap + 1e-9 for s in scores.values())
     assert all(item.category in scores for item in explained) or not scores
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.lists(st.sampled_from(["光纤", "停水", "没水", "路灯不亮", "坏了", "村里", "，"]), max_size=8)
+       .map("".join))
+def test_the_learned_features_named_are_those_of_the_category_decided(text):
+    """The history explains the decision: the learned features it names favour the category routed to (or the
+    top candidate of a triage), never only the model's own favourite."""
+    model = model_of([(t, "other") for t in FIBRE] * 30 + [("停水三天了", "drinking_water")] * 30)
+    result = classify(text, CATALOGUE, Tuning(), model)
+    top = result.category or (result.candidates[0].category if result.candidates else None)
+    assert all(item.category == top for item in result.learned)
