@@ -495,7 +495,7 @@ def yaml_as_written(text: str, *, many: bool = False) -> Any:
 class ConsoleClient:
     """A browser-like client of the web console for HTTP-level tests: keeps cookies, signs in with an actor's
     demo token (``ConsoleClient(http_base, "office")``; None stays public), and sends each form with the CSRF
-    token of the page it came from (decision 86). Answers are not followed unless asked (``follow=True``)."""
+    token of the page it came from (decision 91). Answers are not followed unless asked (``follow=True``)."""
 
     CSRF = r'name="csrf_token" value="([0-9a-f]+)"'
 

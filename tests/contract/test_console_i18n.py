@@ -1,4 +1,4 @@
-"""Contract: every message of the console has its Chinese (decision 86); the catalogues are valid .po files."""
+"""Contract: every message of the console has its Chinese (decision 91); the catalogues are valid .po files."""
 from gateway.console import i18n
 
 

@@ -1,6 +1,6 @@
 """Every console page opened by every role on the running stack: a role the page does not grant is sent to sign in
 (the public) or refused 403, a granted role is served (never 401/403 or a sign-in redirect); a form posted without
-its CSRF token or from another site is refused; the session cookie is HttpOnly and SameSite (decision 86)."""
+its CSRF token or from another site is refused; the session cookie is HttpOnly and SameSite (decision 91)."""
 import re
 
 import pytest

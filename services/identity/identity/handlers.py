@@ -30,7 +30,7 @@ def resolve(repo: IdentityRepository, token: Any) -> auth.Principal:
 
 
 def open_session(repo: IdentityRepository, token: Any, now: datetime, seconds: float) -> tuple[str, auth.Principal]:
-    """A console session for an active token (decision 85): a new secret the browser keeps in an HttpOnly
+    """A console session for an active token (decision 90): a new secret the browser keeps in an HttpOnly
     cookie instead of the token. :class:`Unauthorized`, with the token's one message, for a bad token."""
     if not domain.well_formed(token):
         raise Unauthorized(domain.UNKNOWN_TOKEN)

@@ -64,7 +64,7 @@ class IdentityRepository:
                 pass
         return inserted
 
-    # console sessions (decision 85) -----------------------------------------------------------------------------
+    # console sessions (decision 90) -----------------------------------------------------------------------------
     def token_document(self, token_hash: str) -> dict[str, Any] | None:
         return self.tokens.find_one({"_id": token_hash}, {**PRINCIPAL_FIELDS, "_id": 1})
 

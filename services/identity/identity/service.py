@@ -45,7 +45,7 @@ class IdentityService:
     @rpc(expected_exceptions=EXPECTED)
     def open_session(self, token):
         """Sign in to the console with a token: ``{session, principal}``; the session lasts
-        ``SESSION_SECONDS`` (12 h) and ends with the token (decision 85)."""
+        ``SESSION_SECONDS`` (12 h) and ends with the token (decision 90)."""
         seconds = float(self.config.get("SESSION_SECONDS", domain.DEFAULT_SESSION_SECONDS))
         session, principal = handlers.open_session(self.repo, token, self.clock.now(), seconds)
         log.info("console session opened with token %s", principal.token_id)

@@ -2,7 +2,7 @@
 
 :class:`ConsoleRoutes` is the gateway's mixin of the console's three entrypoints (``/``, ``/static/...`` and
 ``/console/...``); the pages themselves are plain functions in :mod:`gateway.console.pages`, registered with
-:func:`gateway.console.web.page` (decision 86)."""
+:func:`gateway.console.web.page` (decision 91)."""
 from __future__ import annotations
 
 from werkzeug.wrappers import Response

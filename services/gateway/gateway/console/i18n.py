@@ -1,4 +1,4 @@
-"""The console's languages: Chinese (default) and English, every string through gettext (decision 86).
+"""The console's languages: Chinese (default) and English, every string through gettext (decision 91).
 
 Messages are written in English in the templates and the page modules (``_("Triage")``); each area of the console
 keeps its Chinese catalogue in ``translations/zh/<area>.po`` (one file per area, so areas grow without touching

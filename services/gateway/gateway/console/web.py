@@ -2,10 +2,10 @@
 
 A page is a function ``page(ctx) -> Response`` declared with :func:`page` (its URL rule under ``/console``, the
 roles that may open it, the methods it answers); the gateway's one ``/console/...`` entrypoint finds it, and
-before it runs (decision 86):
+before it runs (decision 91):
 
 - the reader is the principal of the ``tp_session`` cookie (a console session opened with a token, resolved by the
-  identity service like a token: decision 85), or the public;
+  identity service like a token: decision 90), or the public;
 - a role the page does not grant is sent to sign in (the public) or refused with 403;
 - every POST carries ``csrf_token``, the HMAC of the reader's ``tp_csrf`` cookie, and an ``Origin`` (when the
   browser sends one) of this host: a form posted from elsewhere is refused with 403;

@@ -26,7 +26,7 @@ def home(ctx: Ctx):
 @page("/signin", roles=ROLES, methods=("GET", "POST"))
 def signin(ctx: Ctx):
     """Sign in with a token the township's office issued; the browser then keeps a session cookie, never the
-    token (decision 85)."""
+    token (decision 90)."""
     target = _local(ctx.request.values.get("next"))
     error = None
     if ctx.request.method == "POST":
