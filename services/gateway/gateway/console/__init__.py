@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
+from township_shared.mongo import MongoRepository
+
 from ..http import http
 from . import pages  # noqa: F401  (registers every page)
 from . import web
+from .photos import PhotoRepository
 
 
 class ConsoleRoutes:
     """Mixed into the gateway service: it provides ``config`` and the RPC proxies the pages call."""
+
+    photos = MongoRepository(PhotoRepository)  # the gateway's database: photos in GridFS (decision 92)
 
     @http("GET", "/")
     def console_root(self, request):

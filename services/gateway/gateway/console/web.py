@@ -226,6 +226,38 @@ class Ctx:
     def set_cookie(self, name: str, value: str, **options: Any) -> None:
         self.cookies.append((name, value, options))
 
+    # photos (decision 92)
+    def save_photos(self, subject: str, field: str = "photos") -> list[str]:
+        """Store the photos posted in ``field`` (a form with ``enctype="multipart/form-data"``) as photos of
+        ``subject`` (``case:<id>``...); none is stored unless all are accepted. :class:`CallFailed` 413, 415 or
+        422 naming ``field``."""
+        from datetime import datetime, timezone
+
+        from .photos import PHOTOS_PER_FORM, PhotoRefused, checked_image
+
+        uploads = [f for f in self.request.files.getlist(field) if f and f.filename]
+        if len(uploads) > PHOTOS_PER_FORM:
+            raise CallFailed(422, {"error": "too_many_photos", "fields": {field: [self._(
+                "At most %(n)d photos.", n=PHOTOS_PER_FORM)]}, "message": self._("At most %(n)d photos.",
+                                                                                  n=PHOTOS_PER_FORM)})
+        limit = int(self.config.get("PHOTO_MAX_BYTES", 5 * 1024 * 1024))
+        checked = []
+        for upload in uploads:
+            try:
+                checked.append((upload.filename, checked_image(upload.stream.read(limit + 1), limit)))
+            except PhotoRefused as exc:
+                message = self._("%(name)s: %(reason)s", name=upload.filename[:80], reason=self._(str(exc)))
+                raise CallFailed(exc.status, {"error": "photo_refused", "message": message,
+                                              "fields": {field: [message]}}) from None
+        now = datetime.now(timezone.utc)
+        return [self.service.photos.save(image, township_id=self.principal.township_id, subject=subject,
+                                         uploaded_by=self.principal.actor, now=now, filename=name)
+                for name, image in checked]
+
+    def photos_of(self, subject: str) -> list[dict]:
+        """The photos of ``subject`` in the reader's township (the page has already read the subject itself)."""
+        return self.service.photos.of(self.principal.township_id, subject)
+
 
 # ---- sessions, CSRF, cookies ---------------------------------------------------------------------------------------
 def _key(config: Any, purpose: str) -> bytes:
