@@ -28,9 +28,13 @@ install: $(STAMP)
 run: install
 	$(PY) deploy/run.py
 
+# the console's browser tests run as a pytest session of their own, without eventlet (tests/browser/conftest.py)
 test: install
+	deploy/system-packages.sh browser
 	deploy/backing.sh up test
 	status=0; MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	  MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest --confcutdir=tests/browser tests/browser \
+	    $(BROWSER_PYTEST_ARGS) || { rc=$$?; [ $$status -ne 0 ] || status=$$rc; }; \
 	  deploy/backing.sh down test; exit $$status
 
 test-chaos: install

@@ -46,3 +46,6 @@ def stack(runner_factory, service_config, demo, dispatch_clock):
     replace_dependencies(get_container(runner, classes["dispatch"]), clock=dispatch_clock)
     runner.start()
     return runner
+
+# tests/browser is a pytest session of its own, without eventlet (its conftest.py says why; `make test` runs it)
+collect_ignore = ["tests/browser"]

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the services need besides Python's: a CJK font for the meetings' PDF minutes
 # (fonts-wqy-microhei) and pdftotext (poppler-utils), with which the tests read the PDF back (decision 77).
+# `system-packages.sh browser` adds Debian's Chromium for the console's browser tests (tests/browser: Playwright
+# cannot download its own browser builds here).
 # Idempotent: installs only what is missing, as root with apt-get; anywhere else it says what to install.
 set -euo pipefail
 missing=()
+if [ "${1:-}" = browser ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
