@@ -62,7 +62,9 @@ DONE = {"signed_in": N_("Signed in."), "signed_out": N_("Signed out."), "saved":
         "returned": N_("Task returned."), "extension": N_("Extension requested."),
         "completed": N_("Task completed."), "issued": N_("Token issued."), "revoked": N_("Token revoked."),
         "reported": N_("Report submitted."), "recorded": N_("Recorded."), "closed": N_("Closed."),
-        "answered": N_("Thank you, your answer was recorded.")}
+        "answered": N_("Thank you, your answer was recorded."), "scheduled": N_("Meeting scheduled."),
+        "published": N_("Agenda published."), "allocated": N_("Money allocated."),
+        "reviewed": N_("Review recorded.")}
 
 
 class CallFailed(Exception):
