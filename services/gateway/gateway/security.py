@@ -32,14 +32,23 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
     "Referrer-Policy": "no-referrer",
 }
+# An SVG document the console serves as an image (a chart, decision 103) styles itself with one <style> element
+# (pygal's). The page policy would block it when the image is opened on its own, so SVG answers get this policy
+# instead: nothing may load or run (no script at all, no fetch, no font, no image), inline styles only, never framed.
+SVG_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'none'; object-src 'none'; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+SVG_MIMETYPE = "image/svg+xml"
 # answers carry personal data (names, phones, comments) or figures about named people: no cache keeps them
 DEFAULT_CACHE_CONTROL = "no-store"
+SVG_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": SVG_POLICY}
 _REPLACED = {name.lower() for name in SECURITY_HEADERS}
 
 
 class SecurityHeaders:
     """WSGI middleware: :data:`SECURITY_HEADERS` on every answer (replacing any a route set), and ``Cache-Control:
-    no-store`` unless the route chose its own caching."""
+    no-store`` unless the route chose its own caching. The one exception: an ``image/svg+xml`` answer gets
+    :data:`SVG_POLICY` as its Content-Security-Policy (decision 103); whatever policy a route set is still
+    replaced, so no route can loosen its own."""
 
     def __init__(self, app: Callable):
         self.app = app
@@ -47,7 +56,9 @@ class SecurityHeaders:
     def __call__(self, environ: dict[str, Any], start_response: Callable):
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
             names = {name.lower() for name, _ in headers}
-            headers = [(n, v) for n, v in headers if n.lower() not in _REPLACED] + list(SECURITY_HEADERS.items())
+            kind = next((v for n, v in headers if n.lower() == "content-type"), "")
+            added = SECURITY_HEADERS if kind.split(";")[0].strip().lower() != SVG_MIMETYPE else SVG_HEADERS
+            headers = [(n, v) for n, v in headers if n.lower() not in _REPLACED] + list(added.items())
             if "cache-control" not in names:
                 headers.append(("Cache-Control", DEFAULT_CACHE_CONTROL))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)

@@ -6,8 +6,9 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from gateway.security import (SECURITY_HEADERS, SecurityHeaders, bearer_matches, client_address, client_of,
-                              from_this_host, install_secret_redaction, networks, rate_key)
+from gateway.security import (CONTENT_SECURITY_POLICY, SECURITY_HEADERS, SVG_POLICY, SecurityHeaders, bearer_matches,
+                              client_address, client_of, from_this_host, install_secret_redaction, networks,
+                              rate_key)
 from township_shared.errors import LongLineLogFilter, install_log_filter
 
 LOCAL = networks("127.0.0.1/32,::1/128")
@@ -81,6 +82,27 @@ def test_every_answer_gets_the_security_headers_and_no_store_unless_it_chose():
         assert dict(got["headers"])["Cache-Control"] == cache
     assert "frame-ancestors 'none'" in SECURITY_HEADERS["Content-Security-Policy"]
     assert "unsafe-inline" not in SECURITY_HEADERS["Content-Security-Policy"]
+
+
+def test_an_svg_answer_gets_the_svg_policy_and_no_route_sets_its_own():
+    def app(environ, start_response):
+        kind = "image/svg+xml; charset=utf-8" if environ["PATH_INFO"] == "/chart.svg" else "text/html"
+        return Response("<svg/>", headers={"Content-Type": kind, "Content-Security-Policy": "default-src *"})(
+            environ, start_response)
+
+    wrapped = SecurityHeaders(app)
+    policies = {}
+    for path in ("/chart.svg", "/page"):
+        got = {}
+        wrapped(EnvironBuilder(path=path).get_environ(),
+                lambda status, headers, exc_info=None: got.update(headers=headers))
+        found = [v for n, v in got["headers"] if n.lower() == "content-security-policy"]
+        assert len(found) == 1
+        policies[path] = found[0]
+    assert policies["/page"] == CONTENT_SECURITY_POLICY
+    assert policies["/chart.svg"] == SVG_POLICY
+    assert "script-src 'none'" in SVG_POLICY and "default-src 'none'" in SVG_POLICY
+    assert "style-src 'unsafe-inline'" in SVG_POLICY and "frame-ancestors 'none'" in SVG_POLICY
 
 
 def test_a_callback_token_is_redacted_before_a_long_line_is_cut(caplog):
