@@ -130,6 +130,7 @@ def main() -> int:
             time.sleep(0.5)
         print(f"""
   Township platform is up (demo county: townships qingshui and baiyun).
+  Web console: {base}/   (point a browser there; sign in with an api_key below as the sign-in code)
   HTTP API:   {base}/api/v1   (e.g. {base}/api/v1/categories)
   Health:     {base}/health
   Try: curl -H "Authorization: Bearer <api_key>" {base}/api/v1/me  (roles: README). Ctrl-C stops everything.

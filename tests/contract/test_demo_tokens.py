@@ -37,3 +37,20 @@ def test_each_readme_token_is_the_demos(demo):
         token, role, actor, township = LINE.match(line).groups()
         principal = handlers.resolve(repo, token)
         assert (principal.role, principal.actor, principal.township_id or "-") == (role, actor, township)
+
+
+def test_the_readmes_console_sign_in_table_gives_the_same_codes():
+    """The README starts with the console's address and its demo sign-ins (issue 16): the same codes, role by role."""
+    import re
+
+    from identity.demo import shown_lines
+
+    head = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## ")[0]
+    assert "http://127.0.0.1:8000/" in head
+    table = {(role, actor): code for role, actor, code in
+             re.findall(r"^\| (\w+)[^|]* \| (\S+)[^|]* \| `(tp_\w+)` \|$", head, re.M)}
+    shown = {}
+    for line in shown_lines():
+        fields = dict(part.split("=", 1) for part in line.split())
+        shown[(fields["role"], fields["actor"])] = fields["api_key"]
+    assert table == shown
