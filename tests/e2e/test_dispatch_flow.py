@@ -125,11 +125,32 @@ def test_community_service_goes_to_a_party_member_within_limits(api):
             api.post(f"/api/v1/actors/party_member/{other['id']}/deactivate", actor="office")
     for other in api.get("/api/v1/actors", actor="office", kind="volunteer", village="liushu")["items"]:
         api.post(f"/api/v1/actors/volunteer/{other['id']}/deactivate", actor="office")
+    # xihe and beiling lie within the 3 km of dispatch/data/choice.yaml: their members with the skill could take a
+    # liushu task on the days they are available, so they step aside for this test
+    neighbours = [(kind, m["id"]) for village in ("xihe", "beiling") for kind in ("party_member", "volunteer")
+                  for m in api.get("/api/v1/actors", actor="office", kind=kind, village=village)["items"]
+                  if m["active"] and "elderly_care" in m["skills"]]
+    for kind, ident in neighbours:
+        api.post(f"/api/v1/actors/{kind}/{ident}/deactivate", actor="office")
+    try:
+        _community_tasks_within_limits(api, pm_test)
+    finally:
+        for kind, ident in neighbours:
+            requests.patch(f"{api.base}/api/v1/actors/{kind}/{ident}", json={"active": True}, headers=OFFICE,
+                           timeout=15).raise_for_status()
+
+
+def _community_tasks_within_limits(api, pm_test):
     first = api.submit(village="liushu", category="elderly_care", title="独居老人需要探访",
                        reporter={"name": "李四", "phone": "13900000001", "village": "liushu"})
     tasks = wait_for(lambda: api.get("/api/v1/tasks", actor=pm_test)["items"])
     assert tasks[0]["case"]["id"] == first
     assert api.get("/api/v1/actors/party_member/pm_test", actor="office")["open_tasks"] == 1
+    chosen = api.get(f"/api/v1/cases/{first}", actor="office")
+    assert chosen["choice"]["chosen"] == "party_member:pm_test"
+    assert chosen["choice"]["candidates"][0]["parts"][0] == {"name": "skill", "points": 3.0,
+                                                             "detail": "skill elderly_care"}
+    assert "chose party_member:pm_test" in chosen["history"][-1]["why"]
 
     second = api.submit(village="liushu", category="elderly_care", title="另一位老人需要探访",
                         reporter={"name": "王五", "phone": "13900000002", "village": "liushu"})

@@ -37,7 +37,10 @@ def load_dispatch_data(repo: DispatchRepository, county: dict[str, Any], actors:
     counts = {}
     for township in county["townships"]:
         tid = township["id"]
-        repo.save_township(tid, {"timezone": township.get("timezone", "Asia/Shanghai"), "categories": categories})
+        villages = {v["code"]: {"lat": v["lat"], "long": v["long"]} for v in township.get("villages", [])
+                    if v.get("lat") is not None and v.get("long") is not None}
+        repo.save_township(tid, {"timezone": township.get("timezone", "Asia/Shanghai"), "categories": categories,
+                                 "villages": villages})
         data = actors["townships"].get(tid, {})
         n = 0
         for section, kind in KIND_OF_SECTION.items():

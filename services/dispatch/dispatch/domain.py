@@ -36,7 +36,6 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 }
 OFFICE = "office"
 OFFICE_COMMANDS = frozenset(c.name for c in ev.TASK_COMMANDS if c.office)
-WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Events = list[tuple[type, dict[str, Any]]]
 
@@ -65,20 +64,27 @@ def parse_actor_key(key: str) -> dict[str, str]:
 # ---- routing -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Route:
+    """Who gets the case and why; ``choice`` is the scored choice behind it where the responsibility list left one
+    (:mod:`dispatch.choice`), kept on the case."""
+
     lead: dict[str, str]
     co_handlers: list[dict[str, str]]
     reason: str
+    choice: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class Triage:
     reason: str
     candidates: tuple[str, ...] = ()
+    choice: dict[str, Any] | None = None
 
 
-def match_rules(rules: Iterable[Mapping[str, Any]], category: str, village: str) -> Route | Triage:
+def match_rules(rules: Iterable[Mapping[str, Any]], category: str, village: str,
+                lead: str | None = None) -> Route | Triage:
     """Apply the responsibility list: rules naming the village beat ``*`` rules; among the most specific, one
-    lead routes, several different leads are ambiguous (triage), none is triage."""
+    lead routes, several different leads are ambiguous (triage, the leads as candidates), none is triage. With
+    ``lead`` (one of the ambiguous leads, chosen by :mod:`dispatch.choice`), the route of that lead's rules."""
     specific, general = [], []
     for rule in rules:
         if rule["category"] != category:
@@ -88,6 +94,8 @@ def match_rules(rules: Iterable[Mapping[str, Any]], category: str, village: str)
         elif "*" in rule["villages"]:
             general.append(rule)
     best = specific or general
+    if lead is not None:
+        best = [r for r in best if r["lead"] == lead]
     if not best:
         return Triage(f"no responsibility rule for {category} in {village}")
     leads = sorted({r["lead"] for r in best})
@@ -97,20 +105,6 @@ def match_rules(rules: Iterable[Mapping[str, Any]], category: str, village: str)
     co = sorted({c for r in best for c in r.get("co_handlers", []) if c != leads[0]})
     return Route({"kind": "unit", "id": leads[0]}, [{"kind": "unit", "id": c} for c in co],
                  f"responsibility list: {category} in {'village ' + village if specific else 'every village'}")
-
-
-def community_candidates(members: Iterable[Mapping[str, Any]], category: str, village: str,
-                         local_weekday: int) -> list[dict[str, Any]]:
-    """Party members, then volunteers, of the case's village who have the skill, are available today and are
-    under their open-task limit, least loaded first. The caller reserves one atomically (limits are hard)."""
-    day = WEEKDAY_CODES[local_weekday]
-    fit = [dict(m) for m in members
-           if m.get("active", True) and m["kind"] in ("party_member", "volunteer")
-           and m.get("home_village") == village and category in m.get("skills", ())
-           and day in m.get("availability", ()) and m.get("open_tasks", 0) < (m.get("open_task_limit") or 0)]
-    return sorted(fit, key=lambda m: (m["kind"] != "party_member",
-                                      m.get("open_tasks", 0) / max(1, m.get("open_task_limit") or 1),
-                                      m.get("open_tasks", 0), m["id"]))
 
 
 # ---- assignment ----------------------------------------------------------------------------------------------
@@ -148,6 +142,13 @@ def classified(case: dict[str, Any], result: Classification, now: datetime) -> N
         case["category"], case["classified_by"] = result.category, "keywords"
     _history(case, now, "system", f"classified as {result.category}" if result.category else "not classified",
              result.explain())
+
+
+def chosen(case: dict[str, Any], choice: Mapping[str, Any] | None, now: datetime) -> None:
+    """Keep the scored choice of who gets the case (:mod:`dispatch.choice`: candidates, their points, the one
+    taken and why) on the case, so the office sees it next to the classification."""
+    if choice:
+        case["choice"] = {**choice, "at": now}
 
 
 def to_triage(case: dict[str, Any], now: datetime, reason: str, candidates: Sequence[str] = (),

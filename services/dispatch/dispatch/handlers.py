@@ -11,8 +11,9 @@ from township_shared.events import Event, envelopes as make_envelopes, make_even
 from township_shared.schemas import dispatch as ev
 from township_shared.privacy import mask_phone
 
-from . import domain
+from . import choice, domain
 from .calendar import WorkCalendar
+from .choice import ChoiceRules
 from .classify import classify
 from .repository import DispatchRepository
 
@@ -44,22 +45,59 @@ def _handling_deadline(settings: Mapping[str, Any], calendar: WorkCalendar, cate
 
 def _route_by_rules(repo: DispatchRepository, settings: Mapping[str, Any], case: Mapping[str, Any],
                     now: datetime) -> domain.Route | domain.Triage:
+    """The responsibility list, and where it leaves a choice, the choice by skills, distance and load
+    (:mod:`dispatch.choice`, decision 86): a community task to the best-scoring member of the village or a
+    village near it who can still take one, else the list's unit; among several leads of equal rank, the best
+    if it clearly leads, else the office. Where the list names one lead, that lead, as before."""
     township, category, village = case["township_id"], case["category"], case["village"]
+    places = settings.get("villages") or {}
+    rules = ChoiceRules.default().overridden(settings.get("unit_choice"))
+    member_choice = None
     if settings["categories"].get(category, {}).get("community_service"):
         weekday = now.astimezone(ZoneInfo(settings.get("timezone", "Asia/Shanghai"))).weekday()
-        for member in domain.community_candidates(repo.community_members(township, village), category, village,
-                                                  weekday):
-            if repo.reserve_member(township, member["kind"], member["id"]):
-                who = member.get("name") or member["id"]
-                return domain.Route({"kind": member["kind"], "id": member["id"]}, [],
-                                    f"community service: {who} of {village}, skill {category}, "
-                                    f"{member.get('open_tasks', 0)} open task(s)")
+        near = choice.villages_within(village, places, rules.member_radius_km)
+        eligible = choice.eligible_members(repo.community_members(township, near), category, village, weekday,
+                                           places, rules)
+        if eligible:
+            picked = choice.first_taken(choice.rank(eligible, category, village, places, rules),
+                                        lambda c: repo.reserve_member(township, c.kind, c.id))
+            if picked.chosen:
+                member = picked.chosen.candidate
+                return domain.Route({"kind": member.kind, "id": member.id}, [],
+                                    f"community service in {village}: {picked.explain()}", picked.as_dict())
+            member_choice = picked
     route = domain.match_rules(repo.rules_for(township, category), category, village)
+    if isinstance(route, domain.Triage) and len(route.candidates) > 1:
+        route = _choose_among_leads(repo, township, category, village, places, rules, route)
     if isinstance(route, domain.Route):
         lead = repo.routing_unit(township, route.lead["id"])
         if lead is None or not lead.get("active", True):
             return domain.Triage(f"lead unit {route.lead['id']} is missing or inactive", (f"unit:{route.lead['id']}",))
+        if member_choice is not None and route.choice is None:
+            route = domain.Route(route.lead, route.co_handlers,
+                                 f"{route.reason} (no community member free: {member_choice.explain()})",
+                                 member_choice.as_dict())
     return route
+
+
+def _choose_among_leads(repo: DispatchRepository, township: str, category: str, village: str,
+                        places: Mapping[str, Any], rules: ChoiceRules,
+                        ambiguous: domain.Triage) -> domain.Route | domain.Triage:
+    """Several rules of equal rank lead: score the active ones (skill, the village served, open cases) and take
+    the best if it leads by ``min_lead``; else triage, with the scores in the reason."""
+    units = []
+    for key in ambiguous.candidates:
+        unit = repo.routing_unit(township, domain.parse_actor_key(key)["id"])
+        if unit is not None and unit.get("active", True):
+            units.append(choice.Candidate.of_actor(unit, repo.open_cases_of(township, key)))
+    picked = choice.choose_lead(choice.rank(units, category, village, places, rules), rules)
+    if picked.chosen is None:
+        return domain.Triage(f"{ambiguous.reason}; {picked.explain()}", ambiguous.candidates, picked.as_dict())
+    route = domain.match_rules(repo.rules_for(township, category), category, village, picked.chosen.candidate.id)
+    if isinstance(route, domain.Triage):
+        return route
+    return domain.Route(route.lead, route.co_handlers, f"{route.reason}, {len(units)} leads: {picked.explain()}",
+                        picked.as_dict())
 
 
 def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Policy, calendar: WorkCalendar,
@@ -92,6 +130,7 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
                 events = domain.to_triage(case, now, found.reason, [c.category for c in found.candidates])
         if case["category"] is not None:
             route = _route_by_rules(repo, settings, case, now)
+            domain.chosen(case, route.choice, now)
             if isinstance(route, domain.Route):
                 if route.lead["kind"] in MEMBER_KINDS:
                     reserved = route.lead

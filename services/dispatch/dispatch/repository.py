@@ -154,9 +154,15 @@ class DispatchRepository:
             query["home_village"] = village
         return sorted(self.actors.find(query), key=lambda a: (a["kind"], a["id"]))
 
-    def community_members(self, township_id: str, village: str) -> list[dict[str, Any]]:
+    def community_members(self, township_id: str, villages: str | Iterable[str]) -> list[dict[str, Any]]:
+        """Party members and volunteers living in ``villages`` (one code or several)."""
+        codes = [villages] if isinstance(villages, str) else list(villages)
         return [a for kind in ("party_member", "volunteer")
-                for a in self.actors.find({"township_id": township_id, "kind": kind, "home_village": village})]
+                for a in self.actors.find({"township_id": township_id, "kind": kind, "home_village": {"$in": codes}})]
+
+    def open_cases_of(self, township_id: str, actor_key: str) -> int:
+        """How many of the township's cases ``actor_key`` has open tasks on (the load of a unit)."""
+        return self.cases.count_documents({"township_id": township_id, "open_assignees": actor_key})
 
     def reserve_member(self, township_id: str, kind: str, ident: str) -> bool:
         """Take one open-task slot of a member, only if under the limit (a hard limit under concurrency)."""

@@ -49,18 +49,13 @@ def test_no_rule_and_ambiguous_rules_go_to_triage():
     assert ambiguous.candidates == ("unit:agri_centre", "unit:sanitation")
 
 
-def member(ident, kind="party_member", village="dongpo", skills=("elderly_care",), days=("mon",), load=0, limit=3,
-           active=True):
-    return {"id": ident, "kind": kind, "home_village": village, "skills": list(skills), "availability": list(days),
-            "open_tasks": load, "open_task_limit": limit, "active": active}
-
-
-def test_members_chosen_by_village_skill_availability_load_and_limit():
-    members = [member("busy", load=2), member("idle"), member("full", load=3), member("away", days=("tue",)),
-               member("elsewhere", village="xihe"), member("unskilled", skills=("small_repairs",)),
-               member("vol", kind="volunteer"), member("retired", active=False)]
-    chosen = domain.community_candidates(members, "elderly_care", "dongpo", local_weekday=0)
-    assert [m["id"] for m in chosen] == ["idle", "busy", "vol"]
+def test_a_chosen_lead_among_ambiguous_rules_brings_its_own_co_handlers():
+    rules = RULES + [{"category": "environmental_pollution", "villages": ["huaxi"], "lead": "agri_centre",
+                      "co_handlers": ["vc_huaxi"]}]
+    route = domain.match_rules(rules, "environmental_pollution", "huaxi", lead="agri_centre")
+    assert route.lead == {"kind": "unit", "id": "agri_centre"}
+    assert route.co_handlers == [{"kind": "unit", "id": "vc_huaxi"}]
+    assert isinstance(domain.match_rules(rules, "environmental_pollution", "huaxi", lead="nobody"), domain.Triage)
 
 
 def test_assignment_sets_deadlines_by_urgency_and_announces():

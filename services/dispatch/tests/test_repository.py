@@ -233,3 +233,69 @@ def test_a_callback_event_about_a_task_dispatch_does_not_have_is_refused(drepo):
     assert drepo.get_case("qingshui", case["_id"])["status"] == "completed"
     assert handlers.callback_under_way(drepo, T0, recorded())["status"] == "callback"
     assert handlers.conclude_callback(drepo, T0, POLICY, CALENDAR, concluded())["status"] == "closed"
+
+
+# ---- the choice by skills, distance and load (decision 86) ------------------------------------------------------
+VILLAGES = {"dongpo": {"lat": 29.2101, "long": 119.4702}, "taoyuan": {"lat": 29.2150, "long": 119.4851},
+            "huaxi": {"lat": 29.1820, "long": 119.4400}}
+
+
+def _with_villages(drepo, **extra):
+    settings = dict(drepo.settings("qingshui"))
+    settings.pop("_id")
+    settings["categories"]["environmental_pollution"] = {"handling_days": 13, "keywords": ["污染"],
+                                                         "community_service": False}
+    drepo.save_township("qingshui", {**settings, "villages": VILLAGES, **extra})
+
+
+def test_a_community_task_goes_to_the_best_member_near_and_the_history_says_why(drepo):
+    """Dongpo has nobody with the skill free on a Monday; taoyuan (1.55 km) has two, huaxi (4.3 km) is beyond the
+    3 km radius. The less loaded of taoyuan's takes the task; the case keeps every candidate's points."""
+    _with_villages(drepo)
+    for ident, village, load in (("pm_busy", "taoyuan", 1), ("pm_idle", "taoyuan", 0), ("pm_far", "huaxi", 0),
+                                 ("pm_home", "dongpo", 0)):
+        drepo.insert_actor("qingshui", {"kind": "party_member", "id": ident, "name": ident, "branch": "县委党支部",
+                                        "home_village": village, "skills": ["elderly_care"],
+                                        "availability": ["sun"] if ident == "pm_home" else ["mon"],
+                                        "open_task_limit": 2, "active": True, "open_tasks": load}, [], T0)
+    case = handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("choice01", "elderly_care"))
+    assert case["tasks"][0]["assignee_key"] == "party_member:pm_idle"
+    assert case["choice"]["chosen"] == "party_member:pm_idle"
+    assert [c["actor"] for c in case["choice"]["candidates"]] == ["party_member:pm_idle", "party_member:pm_busy"]
+    why = case["history"][-1]["why"]
+    assert why.startswith("community service in dongpo: chose party_member:pm_idle 3.45") and "1.5 km" in why
+    assert "other candidates: party_member:pm_busy 2.45" in why
+    assert drepo.get_actor("qingshui", "party_member", "pm_idle")["open_tasks"] == 1
+    assert load_event(case["outbox"][0], "case_routed").payload["reason"] == why
+
+    _with_villages(drepo, unit_choice={"member_radius_km": 0})
+    fallback = handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("choice02", "elderly_care"))
+    assert fallback["tasks"][0]["assignee_key"] == "unit:civil_affairs" and "choice" not in fallback
+
+
+def test_several_leads_are_chosen_between_by_load_or_left_to_the_office(drepo):
+    _with_villages(drepo)
+    rules = list(drepo.rules.find({"township_id": "qingshui"}, {"_id": 0, "township_id": 0}))
+    drepo.replace_rules("qingshui", rules + [
+        {"category": "environmental_pollution", "villages": ["huaxi"], "lead": "sanitation", "co_handlers": []},
+        {"category": "environmental_pollution", "villages": ["huaxi"], "lead": "agri", "co_handlers": ["vc_dongpo"]}])
+    for ident in ("sanitation", "agri"):
+        drepo.insert_actor("qingshui", {"kind": "unit", "id": ident, "unit_type": "department", "active": True,
+                                        "categories": ["environmental_pollution"], "villages": ["*"],
+                                        "names": {"zh": ident, "en": ident}}, [], T0)
+    pollution = dict(category="environmental_pollution", village="huaxi", title="河水发臭", description="河水发臭")
+    tie = handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("choice11", **pollution))
+    assert tie["status"] == "triage" and tie["triage"]["candidates"] == ["unit:agri", "unit:sanitation"]
+    assert "the office decides" in tie["triage"]["reason"] and tie["choice"]["chosen"] is None
+    assert [c["score"] for c in tie["choice"]["candidates"]] == [3.0, 3.0]
+
+    for i in range(5):  # the office gives the sanitation office five open cases: 0.5 point of load
+        other = handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received(f"choice2{i}"))
+        handlers.route_case(drepo, T0, POLICY, CALENDAR, "qingshui", other["_id"],
+                            {"lead": "unit:sanitation", "co_handlers": [], "reason": "test load", "category": None},
+                            "office")
+    assert drepo.open_cases_of("qingshui", "unit:sanitation") == 5
+    chosen = handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("choice12", **pollution))
+    assert [t["assignee_key"] for t in chosen["tasks"]] == ["unit:agri", "unit:vc_dongpo"]
+    assert chosen["choice"]["chosen"] == "unit:agri"
+    assert "leads unit:sanitation by 0.50" in chosen["history"][-2]["why"]

@@ -483,6 +483,30 @@ class ClassificationViewSchema(_View):
     at = AwareDateTime()
 
 
+class ChoicePartSchema(_View):
+    name = fields.String(metadata={"description": "skill, party_member, distance, load or serves_village"})
+    points = Float()
+    detail = fields.String()
+
+
+class ChoiceCandidateSchema(_View):
+    actor = fields.String(metadata={"description": "<kind>:<id>"})
+    score = Float()
+    parts = fields.List(fields.Nested(ChoicePartSchema))
+
+
+class ChoiceViewSchema(_View):
+    """Who dispatch chose where the responsibility list left a choice, by skills, distance and load (decision
+    86): every candidate with its points, the one taken (null: the office decides) and why."""
+
+    role = fields.String()
+    chosen = fields.String(allow_none=True)
+    reason = fields.String()
+    skipped = fields.List(fields.String(), metadata={"description": "better-ranked members at their limit"})
+    candidates = fields.List(fields.Nested(ChoiceCandidateSchema), metadata={"description": "best first"})
+    at = AwareDateTime()
+
+
 class RoutingExampleQuerySchema(StrictSchema):
     active = Boolean(query=True, load_default=None, allow_none=True,
                             metadata={"description": "true: what the model learns from; false: what was undone"})
@@ -552,6 +576,7 @@ class DispatchCaseViewSchema(_View):
     returns = Integer()
     triage = fields.Nested(TriageViewSchema)
     classification = fields.Nested(ClassificationViewSchema)
+    choice = fields.Nested(ChoiceViewSchema)
     tasks = fields.List(fields.Nested(TaskViewSchema))
     history = fields.List(fields.Nested(HistoryEntrySchema))
     whistle = fields.Nested(WhistleViewSchema)
