@@ -69,7 +69,8 @@ def _project_page(ctx: Ctx, project_id: str, status: int = 200, error: CallFaile
     project = ctx.call("funds", "get_project", project_id)
     pools = ctx.call("funds", "list_pools", {}) if ctx.principal.role == "office" else []
     return ctx.render("funds/project.html", status=status, project=project, pools=pools, error=error,
-                      form=form or {}, statuses=STATUS_NAMES, reviews=REVIEW_NAMES, sources=SOURCE_NAMES)
+                      form=form or {}, statuses=STATUS_NAMES, reviews=REVIEW_NAMES, sources=SOURCE_NAMES,
+                      photos=ctx.photos_of(f"project:{project_id}"))
 
 
 @page("/funds/projects/<project_id>", roles=READERS)

@@ -7,6 +7,9 @@ supervision group (its home: ``/console/reports``) verifies or rejects its villa
 township's; a verified report is what funds pays against."""
 from __future__ import annotations
 
+import re
+
+from township_shared.schemas.common import URL_PATTERN
 from township_shared.schemas.feedback import REPORT_KINDS, REPORT_STATUSES
 
 from ..i18n import N_
@@ -35,7 +38,7 @@ def _project(ctx: Ctx, project_id: str, status: int = 200, error: CallFailed | N
     project = ctx.call("funds", "get_project", project_id)
     reports = [r for r in ctx.call("feedback", "list_reports", None) if r["project"] == project_id]
     return ctx.render("projects/project.html", status=status, project=project, reports=reports, error=error,
-                      form=form or {}, **NAMES)
+                      form=form or {}, photos=ctx.photos_of(f"project:{project_id}"), **NAMES)
 
 
 @page("/projects/<project_id>", roles=("social_org",))
@@ -69,13 +72,45 @@ def report_body(ctx: Ctx, project: dict) -> dict:
     return body
 
 
+def public_base(ctx: Ctx) -> str | None:
+    """The console's public address (``CONSOLE_PUBLIC_URL``, else the request's), when it is one an evidence link
+    may name (feedback takes http(s) addresses with a host name, so not ``127.0.0.1``)."""
+    base = (ctx.config.get("CONSOLE_PUBLIC_URL") or ctx.request.host_url or "").rstrip("/") + "/"
+    return base if re.match(URL_PATTERN, base + "console") else None
+
+
+def photo_url(base: str, photo_id: str) -> str:
+    return f"{base}console/photos/{photo_id}"
+
+
+def photo_path(ctx: Ctx, url: str) -> str | None:
+    """The console path of an evidence link to one of this console's photos (the reviewer sees it inline)."""
+    base = public_base(ctx)
+    if base and url.startswith(base + "console/photos/"):
+        return url[len(base) - 1:]
+    return None
+
+
 @page("/projects/<project_id>/report", roles=("social_org",), methods=("POST",))
 def report_progress(ctx: Ctx):
-    """Report a milestone or the completion, with people served, hours and evidence links."""
+    """Report a milestone or the completion, with people served, hours, evidence links and photos. Photos are
+    stored as the project's (``project:<id>``: who may read the project may see them) before the report is sent,
+    their addresses under the console's public address added to its evidence links, since feedback wants at
+    least one link (without a public address with a host name, a link must be typed); a report the service then
+    refuses leaves them on the project's page."""
     project_id = ctx.values["project_id"]
     project = ctx.call("funds", "get_project", project_id)
     try:
-        ctx.call("feedback", "submit_report", report_body(ctx, project))
+        body = report_body(ctx, project)
+        base = public_base(ctx)
+        photos = any(f and f.filename for f in ctx.request.files.getlist("photos"))
+        if not body["evidence_urls"] and not (photos and base):
+            message = ctx._("Give an evidence link or a photo.") if base else ctx._("Give an evidence link.")
+            raise CallFailed(422, {"message": message, "fields": {"evidence_urls": [message]}})
+        saved = ctx.save_photos(f"project:{project_id}")
+        if base:
+            body["evidence_urls"] += [photo_url(base, photo) for photo in saved]
+        ctx.call("feedback", "submit_report", body)
     except CallFailed as exc:
         if exc.status >= 500:
             raise
@@ -90,7 +125,7 @@ def _reports(ctx: Ctx, status: int = 200, error: CallFailed | None = None, faile
     shown = shown if shown in REPORT_STATUS_NAMES else "submitted"
     reports = ctx.call("feedback", "list_reports", shown)
     return ctx.render("projects/reports.html", status=status, reports=reports, shown=shown, error=error,
-                      failed=failed, form=form or {}, **NAMES)
+                      failed=failed, form=form or {}, photo_path=lambda url: photo_path(ctx, url), **NAMES)
 
 
 @page("/reports", roles=REVIEWERS, nav=N_("Reports to verify"), nav_order=25)
