@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from township_shared.testing import ConsoleClient, as_actor
+from township_shared.testing import ConsoleClient, as_actor, wait_for
 
 pytestmark = pytest.mark.integration
 OFFICE = as_actor("office")
@@ -87,3 +87,42 @@ def test_the_secretary_signs_in_to_the_meetings_and_others_are_refused(stack, ht
     assert unit.get("/console/meetings").status_code == 403
     assert unit.post("/console/meetings", {"title": "x"}).status_code == 403
     assert secretary.post("/console/meetings/candidates", {"title": "x"}).status_code == 403
+
+
+def test_a_project_referred_from_the_funds_page_is_approved_with_pools_at_the_meeting(stack, http_base):
+    org = {"Authorization": as_actor("social_org:so_sunshine_elderly")["Authorization"]}
+    proposal = {"title": "南山村应急物资库", "village": "nanshan", "category": "elderly_care", "beneficiaries": 300,
+                "requested_fen": 12_000_000, "advance_percent": 30, "milestones": []}
+    pid = requests.post(f"{http_base}/api/v1/projects", json=proposal, headers=org, timeout=10).json()["id"]
+    office = ConsoleClient(http_base, "office")
+    assert office.post(f"/console/funds/projects/{pid}/review", {"decision": "approve"}).status_code == 409
+    assert office.post(f"/console/funds/projects/{pid}/review",
+                       {"decision": "refer", "reason": "超过五万元，提交党政联席会议"}).status_code == 303
+    candidate = wait_for(lambda: next((c for c in requests.get(f"{http_base}/api/v1/meeting-candidates",
+                                                               headers=OFFICE, timeout=10).json()["items"]
+                                       if c["subject"] == {"kind": "project", "id": pid}), None),
+                         what="the referral became a candidate")
+    secretary = ConsoleClient(http_base, "meeting:secretary")
+    mid = meeting_id_of(secretary.post("/console/meetings", {
+        "kind": "joint_meeting", "title": "清水镇第十五次党政联席会议", "starts_at": "2026-12-22T09:00",
+        "place": "镇政府三楼会议室", "convener": "林书记", "attendees": "unit:emergency_office"}))
+    secretary.post(f"/console/meetings/{mid}/agenda", {"add": candidate["id"]})
+    secretary.post(f"/console/meetings/{mid}/publish")
+    page = secretary.get(f"/console/meetings/{mid}").text
+    assert 'name="approved_yuan"' in page and 'name="lead"' not in page  # a project's kinds, not a case's
+    uneven = secretary.post(f"/console/meetings/{mid}/items/{candidate['id']}/record", {
+        "decision": "approve", "reason": "同意，核减至十万元", "approved_yuan": "100000",
+        "pools": "venture-2026: 60000\npurchase-2026: 30000"})
+    assert uneven.status_code == 422 and "add up to approved_fen" in uneven.text
+    assert secretary.post(f"/console/meetings/{mid}/items/{candidate['id']}/record", {
+        "decision": "approve", "reason": "同意，核减至十万元", "approved_yuan": "100000",
+        "pools": "venture-2026: 60000\npurchase-2026：40,000"}).status_code == 303
+    assert secretary.post(f"/console/meetings/{mid}/close", {"present": "unit:emergency_office"}).status_code == 303
+
+    project = wait_for(lambda: requests.get(f"{http_base}/api/v1/projects/{pid}", headers=OFFICE, timeout=10).json(),
+                       lambda p: p["allocated_fen"] == 10_000_000, what="funds allocated the meeting's approval")
+    assert project["status"] == "approved" and project["review"]["by"] == f"meeting:{mid}"
+    assert {f["pool"]: f["allocated_fen"] for f in project["funding"]} == {"venture-2026": 6_000_000,
+                                                                         "purchase-2026": 4_000_000}
+    shown = office.get(f"/console/funds/projects/{pid}").text
+    assert "¥100,000.00" in shown.split('id="project-allocated"')[1][:60]
