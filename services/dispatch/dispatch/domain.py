@@ -550,6 +550,22 @@ def refresh(case: dict[str, Any], policy: Policy) -> None:
     case["open_assignees"] = sorted({t["assignee_key"] for t in open_tasks(case)})
 
 
+ATTENTION = {"escalated": 2, "overdue": 1}  # the office's board lists these first, escalated before overdue
+
+
+def attention(case: Mapping[str, Any]) -> int | None:
+    """How urgently an open case needs the office (decision 95): 2 escalated (to the joint meeting, and still
+    open), 1 overdue (an open task passed its sign or handling deadline: its overdue alarm was raised), None
+    otherwise and for every closed case (absent from the document, so the board's index holds few entries)."""
+    if case["status"] == "closed":
+        return None
+    if case.get("escalations"):
+        return ATTENTION["escalated"]
+    if any(name.endswith("_overdue") for task in open_tasks(case) for name in task.get("alarms", ())):
+        return ATTENTION["overdue"]
+    return None
+
+
 def fire_alarms(case: dict[str, Any], now: datetime, policy: Policy) -> Events:
     """Raise every alarm due at ``now``, each once: reminder, overdue, then escalation after the grace."""
     events: Events = []

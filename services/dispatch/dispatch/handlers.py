@@ -140,12 +140,14 @@ def receive_demand(repo: DispatchRepository, now: datetime, policy: domain.Polic
             else:
                 events = domain.to_triage(case, now, route.reason, route.candidates)
     domain.refresh(case, policy)
+    case["attention"] = domain.attention(case)
     events = events + domain.announce_status(case, ("received", None), now)
     stored = repo.insert_case(case, envelopes(case, events, now))
     if stored is None:
         if reserved:
             repo.release_member(event.township_id, reserved["kind"], reserved["id"])
         return None
+    repo.count_stage(event.township_id, None, stored["status"], stored["received_at"])
     return stored
 
 
@@ -154,16 +156,20 @@ def mutate(repo: DispatchRepository, load: Callable[[], dict[str, Any] | None], 
     """:func:`township_shared.store.mutate` over cases: apply ``change(case) -> (events, result)`` to the latest
     version of a case; then give back the open-task slots of members whose tasks the change finished."""
     before: dict[str, str] = {}
+    stages: dict[str, str] = {}
 
     def apply(case):
         before.clear()
         before.update({t["id"]: t["status"] for t in case.get("tasks", [])})
         status = domain.status_of(case)
         events, result = change(case)
+        case["attention"] = domain.attention(case)
         events = list(events) + domain.announce_status(case, status, now)
+        stages.update(before=status[0], after=case["status"])
         return envelopes(case, events, now), (case, result)
 
     saved, (case, result) = store.mutate(load, apply, repo.save_case, missing)
+    repo.count_stage(case["township_id"], stages["before"], stages["after"])
     _release_finished_members(repo, case, before)
     return saved, result
 
@@ -532,3 +538,58 @@ def set_example_active(repo: DispatchRepository, now: datetime, township_id: str
                                   None if active else {"by": by, "at": now, "reason": reason})
     repo.refresh_model(township_id)
     return doc
+
+
+# ---- the office's board (decision 95) -------------------------------------------------------------------------
+BOARD_FIELDS = {"case_number": 1, "status": 1, "attention": 1, "village": 1, "category": 1, "urgency": 1,
+                "title": 1, "received_at": 1, "duplicate_of": 1, "tasks.assignee_key": 1, "tasks.role": 1,
+                "tasks.status": 1, "tasks.sign_deadline": 1, "tasks.handling_deadline": 1}
+ATTENTION_NAMES = {v: k for k, v in domain.ATTENTION.items()}
+
+
+def board_cursor(item: Mapping[str, Any]) -> str:
+    """Where the next page starts: the last case's band, ``received_at`` (epoch milliseconds) and id."""
+    moment = int(item["received_at"].timestamp() * 1000)
+    return f"{domain.ATTENTION.get(item['attention'] or '', 0)}.{moment}.{item['id']}"
+
+
+def parse_board_cursor(cursor: str) -> tuple[int, datetime, str]:
+    from datetime import timezone
+
+    band, moment, case_id = cursor.split(".", 2)
+    return int(band), datetime.fromtimestamp(int(moment) / 1000, timezone.utc), case_id
+
+
+def board_item(case: Mapping[str, Any]) -> dict[str, Any]:
+    """A case as one line of the board: who leads it now and the nearest deadline of its open tasks."""
+    open_tasks = [t for t in case.get("tasks", []) if t["status"] in domain.OPEN_TASK_STATES]
+    lead = next((t for t in reversed(open_tasks) if t["role"] == "lead"), None)
+    deadlines = [(t["sign_deadline"], "sign") if t["status"] == "assigned" else (t["handling_deadline"], "handling")
+                 for t in open_tasks]
+    deadline = min(deadlines) if deadlines else None
+    return {"id": case["_id"], "case_number": case["case_number"], "status": case["status"],
+            "attention": ATTENTION_NAMES.get(case.get("attention") or 0), "village": case["village"],
+            "category": case.get("category"), "urgency": case["urgency"], "title": case["title"],
+            "received_at": case["received_at"], "duplicate_of": case.get("duplicate_of"),
+            "lead": lead["assignee_key"] if lead else None, "open_tasks": len(open_tasks),
+            "deadline": deadline[0] if deadline else None, "deadline_kind": deadline[1] if deadline else None}
+
+
+def board(repo: DispatchRepository, township_id: str, query: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """One page of a stage of the township's cases for the office: escalated first, then overdue, then the
+    rest, newest first within each; the village and category filters; and the count of cases per stage."""
+    settings_or_404(repo, township_id)
+    village, category = query.get("village"), query.get("category")
+
+    def wanted(doc: Mapping[str, Any]) -> bool:
+        return (village is None or doc["village"] == village) and (category is None or doc.get("category") == category)
+
+    after = parse_board_cursor(query["cursor"]) if query.get("cursor") else None
+    from township_shared.clock import utcnow
+
+    found, more = repo.board_page(township_id, query["status"], query["limit"], after, wanted,
+                                  max(now, utcnow()), BOARD_FIELDS)
+    items = [board_item(doc) for doc in found]
+    counts, _ = repo.board_counts(township_id)
+    return {"status": query["status"], "items": items, "next_cursor": board_cursor(items[-1]) if more else None,
+            "counts": {status: counts.get(status, 0) for status in ev.DISPATCH_CASE_STATUSES}}

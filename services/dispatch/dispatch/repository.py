@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Iterable
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
@@ -21,7 +21,9 @@ from .learning import Model, seed_examples, seeded_model
 
 SETTINGS_TTL_S = 30.0  # settings, responsibility rules and units' active flags: changes reach routing within this
 MODEL_TTL_S = 5.0  # an example the office gave (or undid) in another process reaches classification within this
-OPTIONAL = ("triage", "next_alarm_at")  # absent rather than null, so sparse indexes hold only live entries
+OPTIONAL = ("triage", "next_alarm_at", "attention")  # absent rather than null, so indexes hold few live entries
+BOARD_FIRST_WINDOW = timedelta(days=1)  # the board's first window of received_at; each next one is 4 times wider
+BOARD_FLOOR = timedelta(days=366 * 20)  # a township whose first case is unknown: the board looks back this far
 
 
 @dataclass
@@ -61,7 +63,12 @@ class DispatchRepository:
         c.create_index([("township_id", ASCENDING), ("tasks.assignee_key", ASCENDING)], name="township_assignee")
         c.create_index([("tasks.id", ASCENDING)], name="task_id")
         c.create_index([("township_id", ASCENDING), ("case_number", ASCENDING)], name="township_case_number")
+        c.create_index([("township_id", ASCENDING), ("duplicate_of", ASCENDING)], name="township_duplicate_of")
         c.create_index([("next_alarm_at", ASCENDING)], sparse=True, name="next_alarm")
+        # the office's board (decision 95): escalated and overdue cases of a stage; the rest of a stage is read
+        # through township_status_received
+        c.create_index([("township_id", ASCENDING), ("attention", ASCENDING), ("status", ASCENDING),
+                        ("received_at", ASCENDING)], name="township_attention_status_received")
         self.actors.create_index([("township_id", ASCENDING), ("kind", ASCENDING), ("home_village", ASCENDING)],
                                  name="township_kind_village")
         self.rules.create_index([("township_id", ASCENDING), ("category", ASCENDING)], name="township_category")
@@ -190,6 +197,12 @@ class DispatchRepository:
     def case_by_number(self, township_id: str, case_number: str) -> dict[str, Any] | None:
         return self.cases.find_one({"township_id": township_id, "case_number": case_number})
 
+    def duplicates_of(self, township_id: str, case_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The cases intake linked to ``case_id`` as its duplicates, oldest first."""
+        found = self.cases.find({"township_id": township_id, "duplicate_of": case_id},
+                                {"case_number": 1, "status": 1, "received_at": 1, "title": 1}).limit(limit)
+        return sorted(found, key=lambda d: (d["received_at"], d["_id"]))
+
     def case_of_task(self, township_id: str, task_id: str) -> dict[str, Any] | None:
         return self.cases.find_one({"tasks.id": task_id, "township_id": township_id})
 
@@ -200,6 +213,83 @@ class DispatchRepository:
     def triage_queue(self, township_id: str, limit: int) -> list[dict[str, Any]]:
         return list(self.cases.find({"township_id": township_id, "status": {"$in": ["triage", "duplicate"]}})
                     .sort("received_at", ASCENDING).limit(limit))
+
+    # the office's board (decision 95) ---------------------------------------------------------------------
+    @staticmethod
+    def board_counter_id(township_id: str) -> str:
+        return f"board:{township_id}"
+
+    def count_stage(self, township_id: str, before: str | None, after: str,
+                    received_at: datetime | None = None) -> None:
+        """A case of the township moved from stage ``before`` (None: it is new) to ``after``: one ``$inc`` of the
+        township's stage counters (and the earliest ``received_at`` the board needs to look back to)."""
+        if before == after:
+            return
+        update: dict[str, Any] = {"$inc": {f"stages.{after}": 1, **({f"stages.{before}": -1} if before else {})}}
+        if received_at is not None:
+            update["$min"] = {"first_received_at": received_at}
+        self.counters.update_one({"_id": self.board_counter_id(township_id)}, update, upsert=True)
+
+    def board_counts(self, township_id: str) -> tuple[dict[str, int], datetime | None]:
+        """Cases per stage and the township's first ``received_at`` (None: not known)."""
+        doc = self.counters.find_one({"_id": self.board_counter_id(township_id)}) or {}
+        return {k: max(0, int(v)) for k, v in (doc.get("stages") or {}).items()}, doc.get("first_received_at")
+
+    def recount_board(self, township_id: str) -> dict[str, int]:
+        """Count the township's cases per stage anew (reads every case of the township: for data written behind
+        dispatch's back, like a bench's bulk load, or after a crash between a case's write and its count)."""
+        counts: dict[str, int] = {}
+        first: datetime | None = None
+        for doc in self.cases.find({"township_id": township_id}, {"status": 1, "received_at": 1}):
+            counts[doc["status"]] = counts.get(doc["status"], 0) + 1
+            first = doc["received_at"] if first is None else min(first, doc["received_at"])
+        self.counters.replace_one({"_id": self.board_counter_id(township_id)},
+                                  {"stages": counts, "first_received_at": first}, upsert=True)
+        return counts
+
+    def board_page(self, township_id: str, status: str, limit: int, after: tuple[int, datetime, str] | None,
+                   wanted: Callable[[dict[str, Any]], bool], now: datetime,
+                   projection: dict[str, int] | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a stage, escalated cases first, then overdue, then the others, each newest first; starting
+        after the position ``after`` (attention, received_at, id) of the previous page's last case. Returns the
+        page and whether more may follow.
+
+        Each band is read in windows of ``received_at`` walking back from now (or the position), the first
+        ``BOARD_FIRST_WINDOW`` wide and each next one 4 times wider, down to the township's first case, so every
+        query reads a bounded range of one index (decision 4: this server costs per document an index range
+        matches, whatever the limit; a ``$in`` over stages is a collection scan there: one stage at a time).
+        ``wanted`` applies the other filters to each window's documents."""
+        _, first = self.board_counts(township_id)
+        floor = first if first is not None else now - BOARD_FLOOR
+        items: list[dict[str, Any]] = []
+        for band in (2, 1, 0):
+            if after is not None and band > after[0]:
+                continue
+            start = after if after is not None and band == after[0] else None
+            hi = start[1] + timedelta(microseconds=1) if start else now + BOARD_FIRST_WINDOW
+            window = BOARD_FIRST_WINDOW
+            while len(items) <= limit and hi > floor:
+                lo = hi - window
+                query: dict[str, Any] = {"township_id": township_id, "status": status,
+                                         "received_at": {"$gte": lo, "$lt": hi}}
+                if band:
+                    query = {"township_id": township_id, "attention": band, "status": status,
+                             "received_at": {"$gte": lo, "$lt": hi}}
+                found = []
+                for doc in self.cases.find(query, projection):
+                    if not band and doc.get("attention"):
+                        continue
+                    key = (band, doc["received_at"], doc["_id"])
+                    if start and (key[1], key[2]) >= (start[1], start[2]):
+                        continue
+                    if wanted(doc):
+                        found.append(doc)
+                found.sort(key=lambda d: (d["received_at"], d["_id"]), reverse=True)
+                items.extend({**d, "attention": band or None} for d in found)
+                hi, window = lo, window * 4
+            if len(items) > limit:
+                break
+        return items[:limit], len(items) > limit
 
     def cases_of(self, township_id: str, actor_key: str, open_only: bool) -> list[dict[str, Any]]:
         field = "open_assignees" if open_only else "tasks.assignee_key"

@@ -157,6 +157,8 @@ class DispatchService:
     @authorized("office", *TASK_ROLES)
     def get_case(self, principal, case_id):
         case = handlers.case_for(self.repo, principal.township_id, case_id, principal.acting_as)
+        if principal.acting_as == domain.OFFICE:
+            case = {**case, "duplicates": self.repo.duplicates_of(principal.township_id, case["_id"])}
         return self._view(case, principal.acting_as)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -175,6 +177,14 @@ class DispatchService:
     def list_triage(self, principal, limit=100):
         handlers.settings_or_404(self.repo, principal.township_id)
         return [self._view(c, domain.OFFICE) for c in self.repo.triage_queue(principal.township_id, int(limit))]
+
+    @rpc(expected_exceptions=EXPECTED)
+    @authorized("office")
+    def list_cases(self, principal, query=None):
+        """The office's board: one stage of the township's cases, escalated and overdue first, filtered by
+        village and category, paged by ``next_cursor``; with the count of cases per stage (decision 95)."""
+        q = load(s.CaseBoardQuerySchema(), query or {})
+        return s.CaseBoardSchema().dump(handlers.board(self.repo, principal.township_id, q, self.clock.now()))
 
     @rpc(expected_exceptions=EXPECTED)
     @authorized("office")

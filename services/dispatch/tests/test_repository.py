@@ -10,7 +10,9 @@ from dispatch.repository import DispatchRepository
 from township_shared.errors import NotFound, Refused
 from township_shared.store import Stale as StaleCase
 from township_shared.events import load_event, make_event
+from township_shared.schemas import dispatch as s
 from township_shared.schemas.demands import DemandReceivedV1
+from township_shared.service import load
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 local
@@ -299,3 +301,65 @@ def test_several_leads_are_chosen_between_by_load_or_left_to_the_office(drepo):
     assert [t["assignee_key"] for t in chosen["tasks"]] == ["unit:agri", "unit:vc_dongpo"]
     assert chosen["choice"]["chosen"] == "unit:agri"
     assert "leads unit:sanitation by 0.50" in chosen["history"][-2]["why"]
+
+
+# ---- the office's board of cases (decision 95) ----------------------------------------------------------------
+
+def board(drepo, now, **query):
+    return handlers.board(drepo, "qingshui", load(s.CaseBoardQuerySchema(), query), now)
+
+
+def test_board_lists_escalated_then_overdue_then_newest_with_counts_filters_and_pages(drepo):
+    for i in range(6):
+        handlers.receive_demand(drepo, T0 + timedelta(minutes=i), POLICY, CALENDAR,
+                                received(f"case{i:04d}", village="xihe" if i % 2 else "dongpo",
+                                         received_at=T0 + timedelta(minutes=i)))
+    handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("case0099", category=None, title="无关",
+                                                                   description="说不清"))
+    now = T0 + timedelta(hours=3)  # past the 2 h sign deadline of every task: overdue, not escalated yet
+    handlers.whistle_case(drepo, now, POLICY, "qingshui", "case0001",
+                          {"units": ["unit:civil_affairs"], "reason": "需要多部门"})
+    handlers.fire_due_alarms(drepo, now, POLICY)
+    on_time = ["case0000", "case0002", "case0004"]
+    drepo.cases.update_many({"_id": {"$in": on_time}}, {"$set": {"tasks.$[].alarms": []}})
+    for case_id in on_time:  # back to on time: the next write recomputes the band
+        handlers.mutate(drepo, lambda c=case_id: drepo.get_case("qingshui", c), lambda case: ([], None), now, "x")
+
+    page = board(drepo, now, status="dispatched")
+    order = [(c["id"], c["attention"]) for c in page["items"]]
+    assert order == [("case0001", "escalated"), ("case0005", "overdue"), ("case0003", "overdue"),
+                     ("case0004", None), ("case0002", None), ("case0000", None)]
+    assert page["counts"]["dispatched"] == 6 and page["counts"]["triage"] == 1 and page["counts"]["closed"] == 0
+    assert page["items"][0]["lead"] == "unit:water_station" and page["items"][0]["deadline_kind"] == "sign"
+    assert [c["id"] for c in board(drepo, now, status="triage")["items"]] == ["case0099"]
+
+    xihe = board(drepo, now, status="dispatched", village="xihe")["items"]
+    assert [c["id"] for c in xihe] == ["case0001", "case0005", "case0003"]
+    assert board(drepo, now, status="dispatched", category="elderly_care")["items"] == []
+
+    seen, cursor = [], None
+    while True:
+        page = board(drepo, now, status="dispatched", limit=2, **({"cursor": cursor} if cursor else {}))
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [cid for cid, _ in order]
+
+    handlers.close_case(drepo, now, POLICY, "qingshui", "case0001", {"outcome": "withdrawn", "reason": "撤回"},
+                        "office:demo_clerk")
+    after = board(drepo, now, status="closed")
+    assert [(c["id"], c["attention"]) for c in after["items"]] == [("case0001", None)]
+    assert after["counts"]["dispatched"] == 5 and after["counts"]["closed"] == 1
+    assert drepo.recount_board("qingshui") == {"dispatched": 5, "closed": 1, "triage": 1}
+
+
+def test_attention_of_a_case():
+    case = {"status": "dispatched", "tasks": [{"status": "assigned", "alarms": ["sign_reminder"]}]}
+    assert domain.attention(case) is None
+    case["tasks"][0]["alarms"].append("sign_overdue")
+    assert domain.attention(case) == 1
+    case["escalations"] = [{"reason": "whistle"}]
+    assert domain.attention(case) == 2
+    case["status"] = "closed"
+    assert domain.attention(case) is None

@@ -165,6 +165,20 @@ class TaskQuerySchema(StrictSchema):
     limit = Integer(query=True, load_default=50, validate=validate.Range(min=1, max=200))
 
 
+BOARD_CURSOR = Pattern(r"^[0-2]\.[0-9]{1,16}\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,199}$",
+                       error="must be a next_cursor of the previous page")
+
+
+class CaseBoardQuerySchema(StrictSchema):
+    """The office's board of cases (decision 95): one stage, filtered by village and category, paged."""
+
+    status = fields.String(load_default="triage", validate=validate.OneOf(DISPATCH_CASE_STATUSES))
+    village = fields.String(validate=CODE)
+    category = fields.String(validate=CODE)
+    limit = Integer(query=True, load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=BOARD_CURSOR)
+
+
 class ActorQuerySchema(StrictSchema):
     kind = fields.String(validate=validate.OneOf(ACTOR_KINDS))
     village = fields.String(validate=CODE)
@@ -558,6 +572,14 @@ class RoutingExamplesViewSchema(_View):
     learned = fields.List(fields.Nested(LearnedCategorySchema))
 
 
+class DuplicateViewSchema(_View):
+    id = fields.String(attribute="_id")
+    case_number = fields.String()
+    status = fields.String()
+    title = fields.String()
+    received_at = AwareDateTime()
+
+
 class DispatchCaseViewSchema(_View):
     id = fields.String(attribute="_id")
     case_number = fields.String()
@@ -583,6 +605,32 @@ class DispatchCaseViewSchema(_View):
     escalations = fields.List(fields.Nested(EscalationSchema))
     closed = fields.Nested(ClosedSchema)
     next_alarm_at = AwareDateTime(allow_none=True)
+    duplicates = fields.List(fields.Nested(DuplicateViewSchema),
+                             metadata={"description": "the office's view: cases linked to this one as duplicates"})
+
+
+class BoardItemSchema(_View):
+    id = fields.String()
+    case_number = fields.String()
+    status = fields.String()
+    attention = fields.String(allow_none=True, metadata={"description": "escalated, overdue or null"})
+    village = fields.String()
+    category = fields.String(allow_none=True)
+    urgency = fields.String()
+    title = fields.String()
+    received_at = AwareDateTime()
+    duplicate_of = fields.String(allow_none=True)
+    lead = fields.String(allow_none=True, metadata={"description": "<kind>:<id> of the open lead task"})
+    open_tasks = Integer()
+    deadline = AwareDateTime(allow_none=True, metadata={"description": "the nearest deadline of its open tasks"})
+    deadline_kind = fields.String(allow_none=True)
+
+
+class CaseBoardSchema(_View):
+    status = fields.String()
+    items = fields.List(fields.Nested(BoardItemSchema))
+    next_cursor = fields.String(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=Integer(), metadata={"description": "cases per stage"})
 
 
 # ---- the public timeline of a case ---------------------------------------------------------------------------

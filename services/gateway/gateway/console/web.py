@@ -64,7 +64,8 @@ DONE = {"signed_in": N_("Signed in."), "signed_out": N_("Signed out."), "saved":
         "reported": N_("Report submitted."), "recorded": N_("Recorded."), "closed": N_("Closed."),
         "answered": N_("Thank you, your answer was recorded."), "scheduled": N_("Meeting scheduled."),
         "published": N_("Agenda published."), "allocated": N_("Money allocated."),
-        "reviewed": N_("Review recorded.")}
+        "reviewed": N_("Review recorded."),
+        "whistled": N_("The units were summoned.")}
 
 
 class CallFailed(Exception):
