@@ -72,7 +72,8 @@ def test_case_lifecycle_with_redo_and_figures(stack, http_base, event_listener):
 
     second = wait_for(lambda: requests.get(f"{base}/api/v1/callbacks", headers=OFFICE, timeout=10).json()["items"],
                       lambda items: len(items) == 1 and items[0]["id"] != callbacks[0]["id"])[0]
-    link = f"{base}{second['link']}"
+    assert second["link"] == second["api_link"].replace("/api/v1/callback-links/", "/console/callback/")
+    link = f"{base}{second['api_link']}"
     public = requests.get(link, timeout=10).json()
     assert public["reply"] == "更换加压泵" and "reporter" not in public
     done = requests.post(link, json={"resolved": True, "satisfaction": "very_satisfied", "comment": "谢谢"},

@@ -165,9 +165,11 @@ def metrics_guard(route: Callable[..., Response]) -> Callable[..., Response]:
 
 
 # ---- secrets in URLs ----------------------------------------------------------------------------------------------
-SECRET_PATHS = re.compile(r"(/callback-links/+)[^\s/?#\"']+")
+# the resident's callback link: the API's and the console page it points to (decisions 56, 97)
+SECRET_PATHS = re.compile(r"(/callback-links/+|/console/+callback/+)[^\s/?#\"']+")
 REDACTED = r"\1<redacted>"
-LOGGERS_ECHOING_PATHS = ("nameko.web.server", "gateway.http", "gateway.service", "gateway.security")
+LOGGERS_ECHOING_PATHS = ("nameko.web.server", "gateway.http", "gateway.service", "gateway.security",
+                         "gateway.console.web")
 
 
 def install_secret_redaction(loggers: Iterable[str] = LOGGERS_ECHOING_PATHS) -> None:

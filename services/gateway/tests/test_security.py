@@ -117,3 +117,18 @@ def test_a_callback_token_is_redacted_before_a_long_line_is_cut(caplog):
     assert "chars cut" in text
     assert not any(token[i:i + 6] in text for i in range(len(token) - 5)), text
     assert "/api/v1/callback-links/<redacted>?x=1 failed" in text
+
+
+def test_the_console_callback_page_token_is_redacted_too(caplog):
+    """The link residents receive is the console's page (decision 97): its token is a key like the API's."""
+    from gateway.security import LOGGERS_ECHOING_PATHS
+
+    name = "gateway.tests.console_redaction"
+    install_secret_redaction([name])
+    token = "Qm7rT2vX9kP4wZ8nL3cB6hY1"
+    with caplog.at_level(logging.INFO, logger=name):
+        logging.getLogger(name).info('"POST /console/callback/%s HTTP/1.1" 303 0', token)
+        logging.getLogger(name).info("console GET /console//callback/%s?done=x: remote error", token)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert token[:8] not in text and text.count("/callback/<redacted>") == 2, text
+    assert "gateway.console.web" in LOGGERS_ECHOING_PATHS

@@ -250,9 +250,15 @@ class CallbackViewSchema(_View):
     closed_at = AwareDateTime()
     attempts = fields.List(fields.Nested(AttemptViewSchema))
     answer = fields.Nested(AnswerViewSchema)
-    link = fields.Method("_link", metadata={"description": "one-time link for the resident; office only"})
+    link = fields.Method("_link", metadata={"description": "one-time link for the resident (the console's page "
+                                                          "/console/callback/{token}); office only"})
+    api_link = fields.Method("_api_link", metadata={"description": "the same link's JSON route "
+                                                                  "/api/v1/callback-links/{token}; office only"})
 
     def _link(self, obj):
+        return f"/console/callback/{obj['token']}" if obj.get("token") else None
+
+    def _api_link(self, obj):
         return f"/api/v1/callback-links/{obj['token']}" if obj.get("token") else None
 
 

@@ -4,3 +4,4 @@ from . import funds, meetings, projects  # noqa: F401
 from . import figures  # noqa: F401
 from . import admin  # noqa: F401
 from . import office  # noqa: F401
+from . import public, tasks  # noqa: F401

@@ -28,3 +28,25 @@
     });
   });
 })();
+// Public submission (pages/public.py): a "use my location" button fills the latitude and longitude fields from
+// the browser's geolocation; it stays hidden where the browser has none, and the fields work by hand anyway.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.getElementById("use-location");
+    var lat = document.getElementById("lat"), long = document.getElementById("long");
+    var status = document.getElementById("location-status");
+    if (!button || !lat || !long || !("geolocation" in navigator)) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      if (status) { status.textContent = button.getAttribute("data-locating"); }
+      navigator.geolocation.getCurrentPosition(function (position) {
+        lat.value = position.coords.latitude.toFixed(6);
+        long.value = position.coords.longitude.toFixed(6);
+        if (status) { status.textContent = ""; }
+      }, function () {
+        if (status) { status.textContent = button.getAttribute("data-failed"); }
+      }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+    });
+  });
+})();
