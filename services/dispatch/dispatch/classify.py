@@ -55,6 +55,7 @@ KEYWORD_WEIGHT = 2.0
 TOP_CANDIDATES = 3
 
 _ASCII = re.compile(r"[\x00-\x7f]+")
+_ASCII_WORD_CHAR = re.compile(r"[a-z0-9]", re.IGNORECASE)
 _BOUNDARY = "A-Za-z0-9"
 _VOWELS = "aeiou"
 _CLAUSE_END = re.compile(r"[，,。;；!！?？\n、：:（）()]|\.(?:\s|$)")
@@ -210,7 +211,7 @@ class Lexicon:
             while start >= 0:
                 found.append((start, start + len(term.text), term))
                 start = text.find(term.text, start + 1)
-        for term, pattern in self._ascii + self._gapped:
+        for term, pattern in (self._ascii + self._gapped) if _ASCII_WORD_CHAR.search(text) else self._gapped:
             found.extend((m.start(), m.end(), term) for m in pattern.finditer(text))
         return found
 
@@ -230,10 +231,24 @@ def _catalogue_terms(categories: Mapping[str, Mapping[str, Any]]) -> tuple[tuple
     return tuple((code, key, weight) for (code, key), weight in best.items())
 
 
+_BY_IDENTITY: dict[int, tuple[Mapping[str, Any], Lexicon]] = {}
+_BY_IDENTITY_SIZE = 16
+
+
 def lexicon(categories: Mapping[str, Mapping[str, Any]]) -> Lexicon:
     """The lexicon of a catalogue (category code -> ``{keywords, terms: {strong, medium, weak}}``), compiled once
-    per distinct content: settings are re-read every 30 s and compiling takes milliseconds."""
-    return _compiled(_catalogue_terms(categories), tuple(categories))
+    per distinct content: settings are re-read every 30 s and compiling takes milliseconds. The same catalogue
+    object is recognised without reading its terms again (normalising two thousand terms cost more than
+    classifying), so a catalogue must not be changed in place once classified with: settings are re-read as new
+    objects."""
+    hit = _BY_IDENTITY.get(id(categories))
+    if hit is not None and hit[0] is categories:
+        return hit[1]
+    lex = _compiled(_catalogue_terms(categories), tuple(categories))
+    if len(_BY_IDENTITY) >= _BY_IDENTITY_SIZE:
+        _BY_IDENTITY.pop(next(iter(_BY_IDENTITY)))
+    _BY_IDENTITY[id(categories)] = (categories, lex)
+    return lex
 
 
 @lru_cache(maxsize=32)

@@ -9,7 +9,8 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent / "data" / "routing"
 SEEDS = Path(__file__).resolve().parents[1] / "dispatch" / "data" / "examples"
 SETS = {"dev": SEEDS / "dev.txt", "dev2": SEEDS / "dev2.txt", "dev3": SEEDS / "dev3.txt", "dev4": SEEDS / "dev4.txt",
-        "holdout": DATA / "holdout.txt", "holdout2": DATA / "holdout2.txt"}
+        "holdout": DATA / "holdout.txt", "holdout2": DATA / "holdout2.txt",
+        "holdout3": DATA / "holdout3.txt"}
 DIFFICULTIES = ("everyday", "medium", "hard")
 
 

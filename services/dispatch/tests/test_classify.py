@@ -205,3 +205,20 @@ def test_any_text_is_classified_without_error(text):
     result = classify(text, CATALOGUE)
     assert result.category is None or result.category in CATALOGUE
     assert isinstance(result.explain(), str)
+
+
+def test_a_catalogue_is_compiled_once_and_a_new_one_again():
+    from dispatch.classify import lexicon
+
+    first = lexicon(SMALL)
+    assert lexicon(SMALL) is first
+    changed = {**SMALL, "water": {"keywords": ["停水", "water"], "terms": {"strong": ["断水"]}}}
+    assert classify("断水了", changed).category == "water"
+    assert classify("断水了", SMALL).category is None
+    assert lexicon(dict(SMALL)) is first  # the same content compiles to the same lexicon
+
+
+@pytest.mark.parametrize("text, expected", [("the road has potholes 路面", "roads"), ("路灯不亮", "roads"),
+                                            ("停水 water", "water")])
+def test_english_words_are_found_in_mixed_and_only_in_texts_that_have_them(text, expected):
+    assert classify(text, SMALL).category == expected
