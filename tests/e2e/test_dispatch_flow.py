@@ -169,15 +169,29 @@ def test_classification_triage_and_duplicates(api):
     assert case.json()["category"] == "roads_bridges" and case.json()["classified_by"] == "keywords"
 
     vague = api.submit(category=None, title="有事反映", description="请联系我")
+    two = api.submit(category=None, title="两件事", description="没水也没电", village="xihe",
+                     reporter={"name": "孙八", "phone": "13500000008", "village": "xihe"})
     ambiguous = api.submit(village="huaxi", category="environmental_pollution", title="河水发臭",
                            reporter={"name": "赵六", "phone": "13700000009", "village": "huaxi"})
     first = api.submit(title="停水", reporter={"name": "钱七", "phone": "13600000001", "village": "dongpo"})
     dup = api.submit(title="还是停水", reporter={"name": "钱七", "phone": "13600000001", "village": "dongpo"})
     queued = wait_for(lambda: {c["id"]: c for c in api.get("/api/v1/triage", actor="office")["items"]}
-                      if len(api.get("/api/v1/triage", actor="office")["items"]) >= 3 else None)
-    assert set(queued) == {vague, ambiguous, dup}
+                      if len(api.get("/api/v1/triage", actor="office")["items"]) >= 4 else None)
+    assert set(queued) == {vague, two, ambiguous, dup}
     assert queued[ambiguous]["triage"]["candidates"] and "duplicate" in queued[dup]["triage"]["reason"]
     assert first not in queued
+    # what the office reads in the queue (decisions 85, 86): the categories with their scores and confidences,
+    # the units with their points
+    close = queued[two]
+    assert close["triage"]["reason"].startswith("unclassified: too close to call (power_supply")
+    assert [c["category"] for c in close["classification"]["candidates"][:2]] == ["power_supply", "drinking_water"]
+    assert all(c["score"] > 3 and 0 < c["confidence"] < 0.7 for c in close["classification"]["candidates"][:2])
+    assert {w["term"] for w in close["classification"]["words"]} >= {"没水", "没电"}
+    assert close["history"][0]["what"] == "not classified" and "too close to call" in close["history"][0]["why"]
+    disputed = queued[ambiguous]
+    assert disputed["choice"]["chosen"] is None and "the office decides" in disputed["triage"]["reason"]
+    assert {c["actor"] for c in disputed["choice"]["candidates"]} == {"unit:agri_centre", "unit:sanitation_office"}
+    assert all(c["parts"][0]["name"] == "skill" for c in disputed["choice"]["candidates"])
 
 
 def test_overdue_reminders_and_escalation_on_a_moved_clock(api, dispatch_clock, event_listener):
