@@ -135,3 +135,30 @@ def test_exactly_one_deliberately_ambiguous_responsibility():
     assert ambiguous == [("qingshui", "environmental_pollution", "huaxi")]
     assert resolve(ACTORS["qingshui"]["responsibilities"], "environmental_pollution", "huaxi") == {
         "sanitation_office", "agri_centre"}
+
+
+@pytest.mark.parametrize("township", TOWNSHIPS)
+def test_every_village_has_coordinates_for_the_choice_by_distance(township):
+    """Decision 86: dispatch measures members' distance between village centres, which the demo loader copies
+    from the county into the township's dispatch settings; a village without them would keep its tasks local."""
+    from dispatch.demo import DEFAULT_ACTORS, DEFAULT_COUNTY, load_dispatch_data
+
+    class Recorder:
+        def __init__(self):
+            self.settings = {}
+
+        def save_township(self, tid, settings):
+            self.settings[tid] = settings
+
+        def upsert_actor(self, tid, actor):
+            pass
+
+        def replace_rules(self, tid, rules):
+            pass
+
+    recorder = Recorder()
+    load_dispatch_data(recorder, yaml.safe_load(DEFAULT_COUNTY.read_text(encoding="utf-8")),
+                       yaml.safe_load(DEFAULT_ACTORS.read_text(encoding="utf-8")))
+    places = recorder.settings[township]["villages"]
+    assert set(places) == VILLAGES[township]
+    assert all(20 < p["lat"] < 40 and 100 < p["long"] < 125 for p in places.values())
