@@ -8,8 +8,10 @@ import re
 import uuid
 from decimal import Decimal
 
+from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
+from township_shared.errors import ServiceError, from_remote
 from township_shared.schemas.funds import REPORT_DIMENSIONS, REVIEW_DECISIONS, SOURCES
 
 from ..i18n import N_
@@ -45,6 +47,27 @@ def fen_of(text: str | None) -> int | None:
     return int(Decimal(cleaned) * 100)
 
 
+def call_all(ctx: Ctx, *calls: tuple) -> list:
+    """Several reads at once (nameko's ``call_async``), each ``(service, method, *args)`` with the reader's signed
+    principal: a page waits for the slowest answer, not for their sum. Refusals raise :class:`CallFailed` as
+    :meth:`Ctx.call` does."""
+    signed = ctx.signed
+    replies = [getattr(getattr(ctx.service, service), method).call_async(signed, *args)
+               for service, method, *args in calls]
+    answers = []
+    for reply in replies:
+        try:
+            answers.append(reply.result())
+        except ServiceError as exc:
+            raise CallFailed(exc.status, exc.body) from None
+        except RemoteError as exc:
+            mapped = from_remote(exc.exc_type, exc.value)
+            if mapped:
+                raise CallFailed(*mapped) from None
+            raise
+    return answers
+
+
 def year_arg(ctx: Ctx) -> str | None:
     year = (ctx.request.args.get("year") or "").strip()
     return year if year.isdigit() and len(year) == 4 else None
@@ -55,10 +78,11 @@ def funds_home(ctx: Ctx):
     """Pools with budget, committed, paid and available; the projects waiting for the office (proposed, approved
     and not fully allocated, referred), each a bounded page of the service's filtered list."""
     query = {"year": year_arg(ctx)} if year_arg(ctx) else {}
-    pools = ctx.call("funds", "list_pools", query)
-    report = {row["key"]: row for row in ctx.call("funds", "budget_report", {"by": "pool", **query})["items"]}
-    queues = {status: ctx.call("funds", "list_projects", {"status": status, "limit": PROJECTS_PAGE})
-              for status in QUEUE}
+    pools, report, *lists = call_all(
+        ctx, ("funds", "list_pools", query), ("funds", "budget_report", {"by": "pool", **query}),
+        *[("funds", "list_projects", {"status": status, "limit": PROJECTS_PAGE}) for status in QUEUE])
+    report = {row["key"]: row for row in report["items"]}
+    queues = dict(zip(QUEUE, lists))
     queues["approved"] = [p for p in queues["approved"] if p["allocated_fen"] < (p.get("approved_fen") or 0)]
     return ctx.render("funds/home.html", pools=pools, paid={k: r["paid_fen"] for k, r in report.items()},
                       queues=queues, sources=SOURCE_NAMES, statuses=STATUS_NAMES, year=year_arg(ctx))
@@ -66,8 +90,10 @@ def funds_home(ctx: Ctx):
 
 def _project_page(ctx: Ctx, project_id: str, status: int = 200, error: CallFailed | None = None,
                   form: dict | None = None):
-    project = ctx.call("funds", "get_project", project_id)
-    pools = ctx.call("funds", "list_pools", {}) if ctx.principal.role == "office" else []
+    if ctx.principal.role == "office":
+        project, pools = call_all(ctx, ("funds", "get_project", project_id), ("funds", "list_pools", {}))
+    else:
+        project, pools = ctx.call("funds", "get_project", project_id), []
     return ctx.render("funds/project.html", status=status, project=project, pools=pools, error=error,
                       form=form or {}, statuses=STATUS_NAMES, reviews=REVIEW_NAMES, sources=SOURCE_NAMES,
                       photos=ctx.photos_of(f"project:{project_id}"))

@@ -18,7 +18,7 @@ from township_shared.schemas.meetings import (CANDIDATE_SOURCES, CLOSE_OUTCOMES,
 
 from ..i18n import N_
 from ..web import CallFailed, Ctx, page
-from .funds import fen_of
+from .funds import call_all, fen_of
 
 MANAGERS = ("office", "meeting")
 # who the API lets read a meeting it attends, and so its minutes' exports
@@ -94,8 +94,8 @@ def _home(ctx: Ctx, status: int = 200, error: CallFailed | None = None, form: di
           candidate_error: CallFailed | None = None):
     shown = ctx.request.args.get("status")
     query = {"limit": MEETINGS_PAGE, **({"status": shown} if shown in STATUS_NAMES else {})}
-    meetings = ctx.call("meetings", "list_meetings", query)
-    candidates = ctx.call("meetings", "list_candidates", {"state": "open", "limit": CANDIDATES_PAGE})
+    meetings, candidates = call_all(ctx, ("meetings", "list_meetings", query),
+                                    ("meetings", "list_candidates", {"state": "open", "limit": CANDIDATES_PAGE}))
     return ctx.render("meetings/home.html", status=status, meetings=meetings, candidates=candidates, error=error,
                       candidate_error=candidate_error, form=form or {}, shown=shown, **NAMES)
 
@@ -141,12 +141,10 @@ def meetings_propose(ctx: Ctx):
 # ---- one meeting -------------------------------------------------------------------------------------------------------
 def _meeting(ctx: Ctx, meeting_id: str, status: int = 200, error: CallFailed | None = None,
              form: dict | None = None, where: str | None = None):
-    meeting = ctx.call("meetings", "get_meeting", meeting_id)
-    candidates = []
-    if meeting["status"] != "closed":
-        on_agenda = {i["candidate_id"] for i in meeting["items"]}
-        candidates = [c for c in ctx.call("meetings", "list_candidates", {"state": "open", "limit": CANDIDATES_PAGE})
-                      if c["id"] not in on_agenda]
+    meeting, candidates = call_all(ctx, ("meetings", "get_meeting", meeting_id),
+                                   ("meetings", "list_candidates", {"state": "open", "limit": CANDIDATES_PAGE}))
+    on_agenda = {i["candidate_id"] for i in meeting["items"]}
+    candidates = [c for c in candidates if c["id"] not in on_agenda] if meeting["status"] != "closed" else []
     return ctx.render("meetings/meeting.html", status=status, meeting=meeting, candidates=candidates, error=error,
                       where=where, form=form or {}, subjects_of=SUBJECTS_OF, close_outcomes=CLOSE_OUTCOMES,
                       exports=EXPORTS, **NAMES)

@@ -14,7 +14,7 @@ from township_shared.schemas.feedback import REPORT_KINDS, REPORT_STATUSES
 
 from ..i18n import N_
 from ..web import CallFailed, Ctx, page
-from .funds import STATUS_NAMES
+from .funds import STATUS_NAMES, call_all
 
 REVIEWERS = ("office", "supervision")
 PROJECTS_PAGE = "50"
@@ -28,15 +28,15 @@ NAMES = {"statuses": STATUS_NAMES, "kinds": KIND_NAMES, "report_statuses": REPOR
 @page("/projects", roles=("social_org",), nav=N_("My projects"), nav_order=10)
 def my_projects(ctx: Ctx):
     """The organisation's projects (the service's own-projects scope), newest first, and its reports."""
-    projects = ctx.call("funds", "list_projects", {"limit": PROJECTS_PAGE})
-    reports = ctx.call("feedback", "list_reports", None)
+    projects, reports = call_all(ctx, ("funds", "list_projects", {"limit": PROJECTS_PAGE}),
+                                 ("feedback", "list_reports", None))
     return ctx.render("projects/home.html", projects=projects, reports=reports, **NAMES)
 
 
 def _project(ctx: Ctx, project_id: str, status: int = 200, error: CallFailed | None = None,
              form: dict | None = None):
-    project = ctx.call("funds", "get_project", project_id)
-    reports = [r for r in ctx.call("feedback", "list_reports", None) if r["project"] == project_id]
+    project, reports = call_all(ctx, ("funds", "get_project", project_id), ("feedback", "list_reports", None))
+    reports = [r for r in reports if r["project"] == project_id]
     return ctx.render("projects/project.html", status=status, project=project, reports=reports, error=error,
                       form=form or {}, photos=ctx.photos_of(f"project:{project_id}"), **NAMES)
 
