@@ -57,6 +57,7 @@ def console_base(tmp_path_factory):
               "OUTBOX_GRACE_SECONDS": 0.5}
     env = {**os.environ, "MONGODB_URI": mongo_uri, "MONGODB_DB_PREFIX": prefix}
     extra = {"HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(port), "TOKEN_CACHE_SECONDS": "0",
+             "CONSOLE_PUBLIC_URL": f"http://township.localhost:{port}",
              **{k: str(v) for k, v in NO_SUBMISSION_LIMITS.items()}}
     procs = []
     try:
