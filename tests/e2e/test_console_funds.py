@@ -68,6 +68,16 @@ def test_the_office_approves_a_project_and_allocates_from_two_pools(stack, http_
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert csv.text.startswith("key,year,budget_fen")
 
+    no_reason = office.post(f"/console/funds/projects/{pid}/close", {"close_reason": ""})
+    assert no_reason.status_code == 400 and 'id="form-error"' in no_reason.text
+    assert office.post(f"/console/funds/projects/{pid}/close", {"close_reason": "机构解散"}).status_code == 303
+    closed = requests.get(f"{http_base}/api/v1/projects/{pid}", headers=OFFICE, timeout=10).json()
+    assert (closed["status"], closed["released_fen"]) == ("closed", 2_100_000)
+    back = {p["code"]: p for p in requests.get(f"{http_base}/api/v1/pools", headers=OFFICE, timeout=10).json()["items"]}
+    assert back["venture-2026"]["available_fen"] + back["purchase-2026"]["available_fen"] == \
+        pools["venture-2026"]["available_fen"] + pools["purchase-2026"]["available_fen"] - 900_000
+    assert f'id="close-{pid}"' not in office.get(f"/console/funds/projects/{pid}").text
+
 
 def test_the_secretary_reads_funds_and_other_roles_are_refused(stack, http_base):
     secretary = ConsoleClient(http_base, "meeting:secretary")

@@ -110,6 +110,7 @@ def test_a_project_referred_from_the_funds_page_is_approved_with_pools_at_the_me
     secretary.post(f"/console/meetings/{mid}/publish")
     page = secretary.get(f"/console/meetings/{mid}").text
     assert 'name="approved_yuan"' in page and 'name="lead"' not in page  # a project's kinds, not a case's
+    assert f'href="/console/funds/projects/{pid}"' in page
     uneven = secretary.post(f"/console/meetings/{mid}/items/{candidate['id']}/record", {
         "decision": "approve", "reason": "同意，核减至十万元", "approved_yuan": "100000",
         "pools": "venture-2026: 60000\npurchase-2026: 30000"})

@@ -154,6 +154,19 @@ def funds_allocate(ctx: Ctx):
     return ctx.redirect(f"/console/funds/projects/{project_id}", done="allocated")
 
 
+@page("/funds/projects/<project_id>/close", roles=("office",), methods=("POST",))
+def funds_close(ctx: Ctx):
+    """Close a project with the reason: what was allocated and not paid goes back to its pools (funds)."""
+    project_id = ctx.values["project_id"]
+    try:
+        ctx.call("funds", "close_project", project_id, {"reason": (ctx.form.get("close_reason") or "").strip() or None})
+    except CallFailed as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        return _project_page(ctx, project_id, exc.status, exc, dict(ctx.form))
+    return ctx.redirect(f"/console/funds/projects/{project_id}", done="closed")
+
+
 @page("/funds/ledger", roles=("office",), nav=N_("Ledger"), nav_order=41)
 def funds_ledger(ctx: Ctx):
     """The ledger, newest first, a page at a time (the service's cursor), optionally one pool's or project's."""
