@@ -159,3 +159,27 @@ def test_units_and_other_townships_cannot_open_the_offices_pages_or_cases(office
     forged = office.http.post(f"{http_base}/console/cases/{case_id}", allow_redirects=False,
                               data={"action": "close", "outcome": "resolved", "reason": "x"})
     assert forged.status_code == 403 and case_of(http_base, case_id)["status"] == "dispatched"
+
+
+def test_the_office_adds_photos_to_a_case_and_sees_them(office, http_base):
+    import io
+
+    from PIL import Image
+
+    case_id = submit(http_base)
+    wait_for(lambda: task_of(http_base, case_id))
+    picture = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(picture, format="PNG")
+    added = office.post(f"/console/cases/{case_id}", {"action": "photos"},
+                        files={"photos": ("site.png", picture.getvalue(), "image/png")})
+    assert added.status_code == 303 and added.headers["Location"].endswith("done=saved")
+    page = office.get(f"/console/cases/{case_id}")
+    shown = re.findall(r'<img class="photo" src="(/console/photos/[0-9a-f]+)"', page.text)
+    assert len(shown) == 1
+    photo = office.get(shown[0])
+    assert photo.status_code == 200 and photo.headers["Content-Type"] == "image/png"
+    empty = office.post(f"/console/cases/{case_id}", {"action": "photos"})
+    assert empty.status_code == 422 and 'id="case-error"' in empty.text
+    text = office.post(f"/console/cases/{case_id}", {"action": "photos"},
+                       files={"photos": ("notes.png", b"not an image", "image/png")})
+    assert text.status_code == 415 or (text.status_code == 422 and 'id="case-error"' in text.text)

@@ -579,15 +579,11 @@ def board(repo: DispatchRepository, township_id: str, query: Mapping[str, Any], 
     """One page of a stage of the township's cases for the office: escalated first, then overdue, then the
     rest, newest first within each; the village and category filters; and the count of cases per stage."""
     settings_or_404(repo, township_id)
-    village, category = query.get("village"), query.get("category")
-
-    def wanted(doc: Mapping[str, Any]) -> bool:
-        return (village is None or doc["village"] == village) and (category is None or doc.get("category") == category)
-
+    filters = {k: query[k] for k in ("village", "category") if query.get(k)}
     after = parse_board_cursor(query["cursor"]) if query.get("cursor") else None
     from township_shared.clock import utcnow
 
-    found, more = repo.board_page(township_id, query["status"], query["limit"], after, wanted,
+    found, more = repo.board_page(township_id, query["status"], query["limit"], after, filters,
                                   max(now, utcnow()), BOARD_FIELDS)
     items = [board_item(doc) for doc in found]
     counts, _ = repo.board_counts(township_id)

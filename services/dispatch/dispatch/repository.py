@@ -23,6 +23,8 @@ SETTINGS_TTL_S = 30.0  # settings, responsibility rules and units' active flags:
 MODEL_TTL_S = 5.0  # an example the office gave (or undid) in another process reaches classification within this
 OPTIONAL = ("triage", "next_alarm_at", "attention")  # absent rather than null, so indexes hold few live entries
 BOARD_FIRST_WINDOW = timedelta(days=1)  # the board's first window of received_at; each next one is 4 times wider
+BOARD_MIN_WINDOW = timedelta(minutes=10)
+BOARD_READ_BUDGET = 150  # documents a window of the board is expected to read at most
 BOARD_FLOOR = timedelta(days=366 * 20)  # a township whose first case is unknown: the board looks back this far
 
 
@@ -69,6 +71,9 @@ class DispatchRepository:
         # through township_status_received
         c.create_index([("township_id", ASCENDING), ("attention", ASCENDING), ("status", ASCENDING),
                         ("received_at", ASCENDING)], name="township_attention_status_received")
+        for field in ("village", "category"):
+            c.create_index([("township_id", ASCENDING), ("status", ASCENDING), (field, ASCENDING),
+                            ("received_at", ASCENDING)], name=f"township_status_{field}_received")
         self.actors.create_index([("township_id", ASCENDING), ("kind", ASCENDING), ("home_village", ASCENDING)],
                                  name="township_kind_village")
         self.rules.create_index([("township_id", ASCENDING), ("category", ASCENDING)], name="township_category")
@@ -211,8 +216,12 @@ class DispatchRepository:
         return store.save(self.cases, case, events, OPTIONAL)
 
     def triage_queue(self, township_id: str, limit: int) -> list[dict[str, Any]]:
-        return list(self.cases.find({"township_id": township_id, "status": {"$in": ["triage", "duplicate"]}})
-                    .sort("received_at", ASCENDING).limit(limit))
+        """The cases waiting for the office (``triage`` and ``duplicate``), oldest first: one query per status
+        on ``township_status_received`` (a ``$in`` over statuses is a collection scan on SecantusDB: decision 95)."""
+        found = [doc for status in ("triage", "duplicate")
+                 for doc in self.cases.find({"township_id": township_id, "status": status})
+                 .sort("received_at", ASCENDING).limit(limit)]
+        return sorted(found, key=lambda d: (d["received_at"], d["_id"]))[:limit]
 
     # the office's board (decision 95) ---------------------------------------------------------------------
     @staticmethod
@@ -248,45 +257,64 @@ class DispatchRepository:
         return counts
 
     def board_page(self, township_id: str, status: str, limit: int, after: tuple[int, datetime, str] | None,
-                   wanted: Callable[[dict[str, Any]], bool], now: datetime,
+                   filters: dict[str, str], now: datetime,
                    projection: dict[str, int] | None = None) -> tuple[list[dict[str, Any]], bool]:
         """One page of a stage, escalated cases first, then overdue, then the others, each newest first; starting
-        after the position ``after`` (attention, received_at, id) of the previous page's last case. Returns the
-        page and whether more may follow.
+        after the position ``after`` (attention, received_at, id) of the previous page's last case; ``filters``
+        (village, category) keep only the cases equal to them. Returns the page and whether more may follow.
 
-        Each band is read in windows of ``received_at`` walking back from now (or the position), the first
-        ``BOARD_FIRST_WINDOW`` wide and each next one 4 times wider, down to the township's first case, so every
-        query reads a bounded range of one index (decision 4: this server costs per document an index range
-        matches, whatever the limit; a ``$in`` over stages is a collection scan there: one stage at a time).
-        ``wanted`` applies the other filters to each window's documents."""
-        _, first = self.board_counts(township_id)
+        Each band is read in windows of ``received_at`` walking back from now (or the position) down to the
+        township's first case, so every query reads a bounded range of one index (decision 4: this server costs
+        per document an index range matches, whatever the limit; a ``$in`` over stages is a collection scan
+        there: one stage at a time). The first window of the last band is as wide as the stage's count says a
+        page needs; each next one grows by what the last one found (2 to 16 times; twice when it found nothing,
+        so a sparse stretch followed by a dense one is not read in one huge window), and never beyond what is
+        expected to read ``BOARD_READ_BUDGET`` documents at the density the last window read.
+        The village (else the category) goes to the server on its index; the other filter is applied to each
+        window's documents (decision 95)."""
+        counts, first = self.board_counts(township_id)
         floor = first if first is not None else now - BOARD_FLOOR
+        span = max(now - floor, BOARD_FIRST_WINDOW)
+        served = next((f for f in ("village", "category") if filters.get(f)), None)
+        rest = {k: v for k, v in filters.items() if v and k != served}
         items: list[dict[str, Any]] = []
         for band in (2, 1, 0):
             if after is not None and band > after[0]:
                 continue
             start = after if after is not None and band == after[0] else None
             hi = start[1] + timedelta(microseconds=1) if start else now + BOARD_FIRST_WINDOW
-            window = BOARD_FIRST_WINDOW
+            window = typical = BOARD_FIRST_WINDOW
+            if band == 0 and counts.get(status):
+                window = typical = max(BOARD_MIN_WINDOW, min(span, span * (limit + 1) / counts[status]))
             while len(items) <= limit and hi > floor:
                 lo = hi - window
-                query: dict[str, Any] = {"township_id": township_id, "status": status,
-                                         "received_at": {"$gte": lo, "$lt": hi}}
+                query: dict[str, Any] = {"township_id": township_id}
                 if band:
-                    query = {"township_id": township_id, "attention": band, "status": status,
-                             "received_at": {"$gte": lo, "$lt": hi}}
-                found = []
+                    query["attention"] = band
+                query["status"] = status
+                if served and not band:
+                    query[served] = filters[served]
+                query["received_at"] = {"$gte": lo, "$lt": hi}
+                found, read = [], 0
                 for doc in self.cases.find(query, projection):
+                    read += 1
                     if not band and doc.get("attention"):
                         continue
-                    key = (band, doc["received_at"], doc["_id"])
-                    if start and (key[1], key[2]) >= (start[1], start[2]):
+                    if start and (doc["received_at"], doc["_id"]) >= (start[1], start[2]):
                         continue
-                    if wanted(doc):
+                    if all(doc.get(k) == v for k, v in filters.items() if v) if band else \
+                            all(doc.get(k) == v for k, v in rest.items()):
                         found.append(doc)
                 found.sort(key=lambda d: (d["received_at"], d["_id"]), reverse=True)
                 items.extend({**d, "attention": band or None} for d in found)
-                hi, window = lo, window * 4
+                needed = limit + 1 - len(items)
+                if found:
+                    growth = min(16.0, max(2.0, 1.5 * needed / len(found)))
+                else:  # nothing here: wider, but by at most twice a typical page's width at a time
+                    growth = 2.0 if window >= typical else min(4.0, typical / window)
+                if read:  # never a window expected to read more than BOARD_READ_BUDGET documents
+                    growth = min(growth, max(1.0, BOARD_READ_BUDGET / read))
+                hi, window = lo, window * growth
             if len(items) > limit:
                 break
         return items[:limit], len(items) > limit

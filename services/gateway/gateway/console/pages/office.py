@@ -195,7 +195,7 @@ def _failure(ctx: Ctx, exc: CallFailed) -> str:
 
 
 # ---- a case --------------------------------------------------------------------------------------------------
-CASE_ACTIONS = ("route", "close", "whistle")
+CASE_ACTIONS = ("route", "close", "whistle", "photos")
 
 
 def _case_action(ctx: Ctx, case_id: str, action: str, names: Names) -> None:
@@ -205,6 +205,9 @@ def _case_action(ctx: Ctx, case_id: str, action: str, names: Names) -> None:
         co = [k for k in ctx.form.getlist("co_handlers") if k and k != lead][:20]
         ctx.call("dispatch", "route_case", case_id, {"lead": lead, "co_handlers": co,
                                                      "category": _text(ctx, "category", 64), "reason": reason})
+    elif action == "photos":
+        if not ctx.save_photos(f"case:{case_id}"):
+            raise CallFailed(422, {"message": ctx._("Choose at least one photo."), "fields": {"photos": ["required"]}})
     elif action == "close":
         ctx.call("dispatch", "close_case", case_id, {"outcome": _text(ctx, "outcome", 40) or "", "reason": reason})
     else:
@@ -215,7 +218,7 @@ def _case_action(ctx: Ctx, case_id: str, action: str, names: Names) -> None:
 def case_page(ctx: Ctx):
     """One case as the office sees it (what ``GET /api/v1/cases/{id}`` answers the office): the demand, the
     reporter, the status, the history with the routing's explanation, the tasks and their deadlines, duplicates,
-    callbacks, the public timeline; forms to re-route, close and whistle (吹哨)."""
+    callbacks, the public timeline, the case's photos; forms to re-route, close, whistle (吹哨) and add photos."""
     case_id = ctx.values["case_id"]
     names = Names(ctx)
     error = failed = None
@@ -225,9 +228,11 @@ def case_page(ctx: Ctx):
             error, failed = ctx._("Choose what to do with the case."), "route"
         else:
             try:
+                if action == "photos":
+                    ctx.call("dispatch", "get_case", case_id)  # only a case the office may see gets photos
                 _case_action(ctx, case_id, action, names)
-                return ctx.redirect(f"/console/cases/{case_id}",
-                                    done={"route": "routed", "close": "closed", "whistle": "whistled"}[action])
+                return ctx.redirect(f"/console/cases/{case_id}", done={"route": "routed", "close": "closed",
+                                                                       "whistle": "whistled", "photos": "saved"}[action])
             except CallFailed as exc:
                 if exc.status >= 500 or exc.status == 404:
                     raise
@@ -240,6 +245,7 @@ def case_page(ctx: Ctx):
     open_units = [t["assignee_key"] for t in case.get("tasks", [])
                   if t["status"] in ("assigned", "signed", "in_progress", "extension_requested")]
     return ctx.render("office/case.html", case=case, timeline=timeline, callbacks=callbacks, names=names,
+                      photos=ctx.photos_of(f"case:{case['id']}"),
                       open_units=open_units, error=error, failed=failed, status=422 if error else 200,
                       link_base=ctx.request.host_url.rstrip("/"), **_labels(ctx))
 
