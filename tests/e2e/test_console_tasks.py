@@ -98,7 +98,9 @@ def test_the_water_station_signs_asks_for_time_and_completes_through_the_console
     photo = re.search(r'src="(/console/photos/[0-9a-f]{24})"', again.text)
     assert photo and station.get(photo.group(1)).headers["Content-Type"] == "image/jpeg"
     listing = station.get("/console/tasks").text
-    assert task["case"]["case_number"] in listing.split('id="finished-tasks"')[1]  # under recently completed
+    assert task["case"]["case_number"] not in listing and 'id="show-completed"' in listing  # no longer open
+    completed = station.get("/console/tasks?show=completed").text
+    assert task["case"]["case_number"] in completed.split('id="finished-tasks"')[1]
 
 
 def test_another_unit_cannot_open_or_act_on_the_task(stack, http_base):

@@ -8,7 +8,7 @@ as ``GET /api/v1/cases/{id}`` shows it to the reader; a task that is not the rea
 one, so a unit learns nothing of another unit's work."""
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from township_shared.auth import TASK_ROLES
@@ -28,7 +28,7 @@ CASE_STATUS = {"received": N_("Demand received"), "duplicate": N_("Duplicate"), 
 COMMANDS = ("sign", "return", "start", "request_extension", "complete")
 DONE = {"sign": "signed", "return": "returned", "start": "saved", "request_extension": "extension",
         "complete": "completed"}
-RECENT_FINISHED = 10
+RECENT_FINISHED = 20
 OPEN_LIMIT = 200
 
 
@@ -61,10 +61,14 @@ def _far() -> datetime:
 
 @page("/tasks", roles=TASK_ROLES, nav=N_("My tasks"), nav_order=10)
 def my_tasks(ctx: Ctx):
-    """The reader's open tasks, nearest deadline first, then the last ones completed."""
+    """The reader's open tasks, nearest deadline first; the completed ones only when asked (``?show=completed``):
+    dispatch finds an actor's completed tasks among all the cases it ever had, which grows with the years,
+    while its open tasks come from an index of open assignees."""
     open_tasks = ctx.call("dispatch", "list_tasks", {"status": "open", "limit": OPEN_LIMIT})
     open_tasks.sort(key=lambda t: _moment(deadline_of(t)) or _far())
-    finished = ctx.call("dispatch", "list_tasks", {"status": "completed", "limit": RECENT_FINISHED})
+    show_completed = ctx.request.args.get("show") == "completed"
+    finished = (ctx.call("dispatch", "list_tasks", {"status": "completed", "limit": RECENT_FINISHED})
+                if show_completed else None)
     now = datetime.now(timezone.utc)
     for task in open_tasks:
         due = _moment(deadline_of(task))
@@ -99,6 +103,13 @@ def extension_until(ctx: Ctx, day: str) -> str | None:
     except ValueError:
         return None
     return datetime.combine(chosen, time(23, 59), tzinfo=ctx.formats.zone).isoformat()
+
+
+def earliest_extension(ctx: Ctx, task: dict[str, Any]) -> str | None:
+    """The first day an extension may run to (the day after the handling deadline, township time), for the date
+    input's ``min``; dispatch still checks the date itself."""
+    deadline = _moment(task.get("handling_deadline"))
+    return (deadline.astimezone(ctx.formats.zone).date() + timedelta(days=1)).isoformat() if deadline else None
 
 
 def _body(ctx: Ctx, command: str) -> tuple[dict | None, dict[str, list[str]]]:
@@ -155,5 +166,7 @@ def task_page(ctx: Ctx):
     return ctx.render("tasks/task.html", status=status, case=case, task=task, errors=errors, failed=failed,
                       command=command, form=ctx.form if ctx.request.method == "POST" else {},
                       deadline=deadline_of(task), photos=ctx.photos_of(f"case:{case['id']}"),
+                      allowed=[c for c in task.get("allowed", []) if c in COMMANDS],
+                      extension_min=earliest_extension(ctx, task),
                       task_status=TASK_STATUS, task_role=TASK_ROLE, urgency=URGENCY, case_status=CASE_STATUS,
                       **reference_names(ctx))
