@@ -15,6 +15,7 @@ by design (the link is the credential, decision 56): the gateway's logs redact i
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -47,6 +48,9 @@ TOPIC_STEP = {"proposed": N_("Proposed"), "accepted": N_("Accepted"), "declined"
               "feedback": N_("Feedback received"), "concluded": N_("Concluded")}
 PROJECTS_SHOWN = 50
 TOPICS_SHOWN = 50
+REFERENCE_SECONDS = 60
+MAX_REFERENCE = 1000
+REFERENCE: dict[str | None, tuple[float, list[dict], list[dict]]] = {}
 SECRET = re.compile(r"^[0-9a-f]{32}$")
 KEY = re.compile(r"^[0-9a-f]{32}$")
 
@@ -55,6 +59,23 @@ def as_public(ctx: Ctx, service: str, method: str, *args: Any) -> Any:
     """``service.method`` called as the public of the reader's township."""
     key = ctx.config.get("PRINCIPAL_KEY") or auth.DEFAULT_PRINCIPAL_KEY
     return ctx.call_unsigned(service, method, auth.sign(auth.public(ctx.principal.township_id), key), *args)
+
+
+def reference(ctx: Ctx) -> tuple[list[dict], list[dict]]:
+    """The township's villages and category catalogue (intake's, as the API lists them to everyone), kept
+    :data:`REFERENCE_SECONDS` per township: every page here names villages and categories, and they change
+    rarely (a township's reference data is loaded, not edited through the console)."""
+    township = ctx.principal.township_id
+    now = time.monotonic()
+    cached = REFERENCE.get(township)
+    if cached and cached[0] > now:
+        return cached[1], cached[2]
+    villages = as_public(ctx, "intake", "list_villages")
+    categories = as_public(ctx, "intake", "list_categories")
+    if len(REFERENCE) >= MAX_REFERENCE:
+        REFERENCE.clear()
+    REFERENCE[township] = (now + REFERENCE_SECONDS, villages, categories)
+    return villages, categories
 
 
 def names(item: dict, lang: str) -> str:
@@ -139,8 +160,7 @@ def submit(ctx: Ctx):
     """The resident's form. Its answer shows the case number and the secret, rendered in the answer to the POST
     (never a redirect: the secret would be in a URL) and marked not to be cached. A hidden key makes a form
     sent twice (a double tap, a retried POST) the same case: intake replays it with the same secret."""
-    villages = as_public(ctx, "intake", "list_villages")
-    categories = as_public(ctx, "intake", "list_categories")
+    villages, categories = reference(ctx)
     errors: dict[str, list[str]] = {}
     failed, status = None, 200
     form: Any = {}
@@ -209,7 +229,7 @@ def follow(ctx: Ctx):
         if exc.status not in (400, 404):
             raise
         return ctx.render("public/follow.html", status=404, form={"case_number": number}, not_found=True)
-    villages = {v["code"]: names(v, ctx.lang) for v in as_public(ctx, "intake", "list_villages")}
+    villages = {v["code"]: names(v, ctx.lang) for v in reference(ctx)[0]}
     response = ctx.render("public/timeline.html", timeline=timeline, demand=demand, villages=villages,
                           case_status=CASE_STATUS, outcome=OUTCOME, steps=TIMELINE_STEP)
     response.headers["Cache-Control"] = "no-store"
@@ -259,8 +279,9 @@ def callback(ctx: Ctx):
         else:
             status = 422
     lang = ctx.lang
-    villages = {v["code"]: names(v, lang) for v in as_public(ctx, "intake", "list_villages")}
-    categories = {c["code"]: names(c, lang) for c in as_public(ctx, "intake", "list_categories")}
+    village_list, category_list = reference(ctx)
+    villages = {v["code"]: names(v, lang) for v in village_list}
+    categories = {c["code"]: names(c, lang) for c in category_list}
     response = ctx.render("public/callback.html", status=status, question=question, errors=errors, form=form,
                           failed=failed,
                           levels=[(level, SATISFACTION[level]) for level in question.get("satisfaction_levels")
@@ -274,7 +295,7 @@ def callback(ctx: Ctx):
 @page("/villages", roles=ROLES)
 def villages(ctx: Ctx):
     """The township's villages, each leading to its projects and consultation results."""
-    items = as_public(ctx, "intake", "list_villages")
+    items = reference(ctx)[0]
     return ctx.render("public/villages.html", villages=[(v["code"], names(v, ctx.lang)) for v in items])
 
 
@@ -283,12 +304,13 @@ def village(ctx: Ctx):
     """A village's service projects with the money allocated and paid (funds' public view: no personal data), and
     its consultation topics with their course and published results (meetings' public view)."""
     code = ctx.values["village"]
-    found = {v["code"]: v for v in as_public(ctx, "intake", "list_villages")}.get(code)
+    village_list, category_list = reference(ctx)
+    found = {v["code"]: v for v in village_list}.get(code)
     if found is None:
         return error_page(ctx, 404, ctx._("There is no such village in this township."))
     projects = as_public(ctx, "funds", "list_projects", {"village": code, "limit": PROJECTS_SHOWN})
     topics = as_public(ctx, "meetings", "list_topics", {"village": code, "limit": TOPICS_SHOWN})
-    categories = {c["code"]: names(c, ctx.lang) for c in as_public(ctx, "intake", "list_categories")}
+    categories = {c["code"]: names(c, ctx.lang) for c in category_list}
     totals = {"allocated": sum(p.get("allocated_fen") or 0 for p in projects),
               "paid": sum(p.get("paid_fen") or 0 for p in projects)}
     return ctx.render("public/village.html", village=found, name=names(found, ctx.lang), projects=projects,

@@ -15,6 +15,7 @@ from township_shared.auth import TASK_ROLES
 
 from ..i18n import N_
 from ..web import CallFailed, Ctx, error_page, page
+from .public import names, reference
 
 TASK_STATUS = {"assigned": N_("Waiting for signature"), "signed": N_("Signed for"), "in_progress": N_("Being handled"),
                "extension_requested": N_("Extension requested"), "completed": N_("Completed"),
@@ -50,9 +51,9 @@ def _moment(value: str | None) -> datetime | None:
 
 def reference_names(ctx: Ctx) -> dict[str, dict[str, str]]:
     """The township's village and category names in the reader's language, by code."""
-    lang = "zh" if ctx.lang == "zh" else "en"
-    return {"villages": {v["code"]: v["names"][lang] for v in ctx.call("intake", "list_villages")},
-            "categories": {c["code"]: c["names"][lang] for c in ctx.call("intake", "list_categories")}}
+    villages, categories = reference(ctx)
+    return {"villages": {v["code"]: names(v, ctx.lang) for v in villages},
+            "categories": {c["code"]: names(c, ctx.lang) for c in categories}}
 
 
 def _far() -> datetime:
