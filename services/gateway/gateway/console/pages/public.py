@@ -19,8 +19,11 @@ import time
 import uuid
 from typing import Any
 
+from nameko.exceptions import RemoteError
+
 from township_shared import auth
 from township_shared.auth import ROLES
+from township_shared.errors import ServiceError, from_remote
 
 from ...security import client_of
 from ..i18n import N_
@@ -61,6 +64,27 @@ def as_public(ctx: Ctx, service: str, method: str, *args: Any) -> Any:
     return ctx.call_unsigned(service, method, auth.sign(auth.public(ctx.principal.township_id), key), *args)
 
 
+def as_public_all(ctx: Ctx, *calls: tuple) -> list:
+    """Several reads as the public at once (nameko's ``call_async``), each ``(service, method, *args)``: a page
+    waits for the slowest answer, not for their sum. Refusals raise :class:`CallFailed` as :func:`as_public`."""
+    key = ctx.config.get("PRINCIPAL_KEY") or auth.DEFAULT_PRINCIPAL_KEY
+    signed = auth.sign(auth.public(ctx.principal.township_id), key)
+    replies = [getattr(getattr(ctx.service, service), method).call_async(signed, *args)
+               for service, method, *args in calls]
+    answers = []
+    for reply in replies:
+        try:
+            answers.append(reply.result())
+        except ServiceError as exc:
+            raise CallFailed(exc.status, exc.body) from None
+        except RemoteError as exc:
+            mapped = from_remote(exc.exc_type, exc.value)
+            if mapped:
+                raise CallFailed(*mapped) from None
+            raise
+    return answers
+
+
 def reference(ctx: Ctx) -> tuple[list[dict], list[dict]]:
     """The township's villages and category catalogue (intake's, as the API lists them to everyone), kept
     :data:`REFERENCE_SECONDS` per township: every page here names villages and categories, and they change
@@ -70,8 +94,7 @@ def reference(ctx: Ctx) -> tuple[list[dict], list[dict]]:
     cached = REFERENCE.get(township)
     if cached and cached[0] > now:
         return cached[1], cached[2]
-    villages = as_public(ctx, "intake", "list_villages")
-    categories = as_public(ctx, "intake", "list_categories")
+    villages, categories = as_public_all(ctx, ("intake", "list_villages"), ("intake", "list_categories"))
     if len(REFERENCE) >= MAX_REFERENCE:
         REFERENCE.clear()
     REFERENCE[township] = (now + REFERENCE_SECONDS, villages, categories)
@@ -308,8 +331,8 @@ def village(ctx: Ctx):
     found = {v["code"]: v for v in village_list}.get(code)
     if found is None:
         return error_page(ctx, 404, ctx._("There is no such village in this township."))
-    projects = as_public(ctx, "funds", "list_projects", {"village": code, "limit": PROJECTS_SHOWN})
-    topics = as_public(ctx, "meetings", "list_topics", {"village": code, "limit": TOPICS_SHOWN})
+    projects, topics = as_public_all(ctx, ("funds", "list_projects", {"village": code, "limit": PROJECTS_SHOWN}),
+                                     ("meetings", "list_topics", {"village": code, "limit": TOPICS_SHOWN}))
     categories = {c["code"]: names(c, ctx.lang) for c in category_list}
     totals = {"allocated": sum(p.get("allocated_fen") or 0 for p in projects),
               "paid": sum(p.get("paid_fen") or 0 for p in projects)}
