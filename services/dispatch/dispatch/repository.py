@@ -319,9 +319,16 @@ class DispatchRepository:
                 break
         return items[:limit], len(items) > limit
 
+    # what an actor's task list shows of each case (handlers.task_view): never the history or the classification,
+    # the largest parts of a case, which an actor with hundreds of open tasks would otherwise fetch for nothing
+    TASK_LIST_FIELDS = {"case_number": 1, "title": 1, "description": 1, "village": 1, "category": 1, "urgency": 1,
+                        "status": 1, "location": 1, "reporter.name": 1, "tasks": 1}
+
     def cases_of(self, township_id: str, actor_key: str, open_only: bool) -> list[dict[str, Any]]:
+        """The township's cases on which ``actor_key`` has an open task (``open_only``, from the index of open
+        assignees) or ever had one, with only :data:`TASK_LIST_FIELDS`."""
         field = "open_assignees" if open_only else "tasks.assignee_key"
-        return list(self.cases.find({"township_id": township_id, field: actor_key}))
+        return list(self.cases.find({"township_id": township_id, field: actor_key}, self.TASK_LIST_FIELDS))
 
     def due_alarms(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
         return list(self.cases.find({"next_alarm_at": {"$lte": now}}).limit(limit))

@@ -363,3 +363,19 @@ def test_attention_of_a_case():
     assert domain.attention(case) == 2
     case["status"] = "closed"
     assert domain.attention(case) is None
+
+
+def test_an_actors_task_list_reads_its_cases_without_history_or_classification(drepo):
+    """bench/console: a unit with hundreds of open tasks fetched every case whole for its task list; the list needs
+    neither the history nor the classification, the largest parts of a case."""
+    first = handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("case0101"))
+    handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("case0102", category="elderly_care"))
+    assert first["history"]
+    found = drepo.cases_of("qingshui", "unit:water_station", open_only=True)
+    assert [c["_id"] for c in found] == ["case0101"]
+    assert "history" not in found[0] and "classification" not in found[0] and "outbox" not in found[0]
+    assert found[0]["reporter"] == {"name": "张三"}  # the name the list shows, never the phone
+    listed = handlers.tasks_of(drepo, "qingshui", "unit:water_station", "open", 10)
+    assert [(t["id"], t["case"]["case_number"], t["case"]["reporter_name"]) for t in listed] == [
+        (first["tasks"][0]["id"], first["case_number"], "张三")]
+    assert handlers.tasks_of(drepo, "qingshui", "unit:vc_dongpo", None, 10)[0]["role"] == "co_handler"
