@@ -16,6 +16,13 @@ pytestmark = pytest.mark.integration
 UNIT = as_actor("unit:water_station")
 OFFICE = as_actor("office")
 ZONE = ZoneInfo("Asia/Shanghai")
+PUBLIC = "https://console.qingshui.example"
+
+
+@pytest.fixture
+def service_config(service_config):
+    """The console's public address: the completion's photos are the reply's attachments under it."""
+    return {**service_config, "CONSOLE_PUBLIC_URL": PUBLIC + "/"}
 
 
 def water_task(http_base) -> dict:
@@ -97,6 +104,7 @@ def test_the_water_station_signs_asks_for_time_and_completes_through_the_console
     again = station.get(page)
     photo = re.search(r'src="(/console/photos/[0-9a-f]{24})"', again.text)
     assert photo and station.get(photo.group(1)).headers["Content-Type"] == "image/jpeg"
+    assert final["reply_attachments"] == [PUBLIC + photo.group(1)]
     listing = station.get("/console/tasks").text
     assert task["case"]["case_number"] not in listing and 'id="show-completed"' in listing  # no longer open
     completed = station.get("/console/tasks?show=completed").text

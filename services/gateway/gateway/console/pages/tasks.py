@@ -15,6 +15,7 @@ from township_shared.auth import TASK_ROLES
 
 from ..i18n import N_
 from ..web import CallFailed, Ctx, error_page, page
+from .projects import photo_url, public_base
 from .public import names, reference
 
 TASK_STATUS = {"assigned": N_("Waiting for signature"), "signed": N_("Signed for"), "in_progress": N_("Being handled"),
@@ -135,7 +136,9 @@ def _body(ctx: Ctx, command: str) -> tuple[dict | None, dict[str, list[str]]]:
 
 @page("/tasks/<task_id>", roles=TASK_ROLES, methods=("GET", "POST"))
 def task_page(ctx: Ctx):
-    """One task of the reader's: its case, deadlines and history; the forms of the commands its state allows.
+    """One task of the reader's: its case, deadlines and photos; the forms of the commands its state allows. The
+    photos sent with a completion are the case's, and their addresses under the console's public address are the
+    reply's attachments (as a social organisation's report names its photos: decision 100).
     A command done leads back here with a message (Post/Redirect/Get); a refused one shows the form again with
     the reason."""
     task_id = ctx.values["task_id"]
@@ -153,7 +156,10 @@ def task_page(ctx: Ctx):
         if body is not None:
             try:
                 if command == "complete" and "complete" in task.get("allowed", []):
-                    ctx.save_photos(f"case:{case['id']}")
+                    saved = ctx.save_photos(f"case:{case['id']}")
+                    base = public_base(ctx)
+                    if saved and base:
+                        body["attachments"] = [photo_url(base, photo_id) for photo_id in saved]
                 ctx.call("dispatch", "act_on_task", task_id, command, body)
             except CallFailed as exc:
                 if exc.status not in (400, 409, 413, 415, 422):
