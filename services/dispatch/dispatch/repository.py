@@ -25,7 +25,7 @@ OPTIONAL = ("triage", "next_alarm_at", "attention")  # absent rather than null, 
 BOARD_FIRST_WINDOW = timedelta(days=1)  # the board's first window of received_at; each next one is 4 times wider
 BOARD_MIN_WINDOW = timedelta(minutes=10)
 BOARD_READ_BUDGET = 150  # documents a window of the board is expected to read at most
-BOARD_FLOOR = timedelta(days=366 * 20)  # a township whose first case is unknown: the board looks back this far
+BOARD_FLOOR = timedelta(days=366 * 20)  # how far back the board and the triage queue look
 
 
 @dataclass
@@ -38,6 +38,13 @@ class _LearnedEntry:
     seq: int = 0
     next_check: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _density_span(now: datetime, first: datetime | None) -> timedelta:
+    """The time the township's counted cases came in over, to size the board's first windows by (a year when
+    unknown). Only the windows' size: the walk itself always reaches ``BOARD_FLOOR`` back, so cases older than the
+    counters (written before them, or behind dispatch's back) are still listed."""
+    return max(now - first, BOARD_FIRST_WINDOW) if first is not None else timedelta(days=365)
 
 
 class DispatchRepository:
@@ -215,13 +222,39 @@ class DispatchRepository:
         """Write a changed case if nobody changed it since it was read; raises :class:`store.Stale`."""
         return store.save(self.cases, case, events, OPTIONAL)
 
-    def triage_queue(self, township_id: str, limit: int) -> list[dict[str, Any]]:
-        """The cases waiting for the office (``triage`` and ``duplicate``), oldest first: one query per status
-        on ``township_status_received`` (a ``$in`` over statuses is a collection scan on SecantusDB: decision 95)."""
-        found = [doc for status in ("triage", "duplicate")
-                 for doc in self.cases.find({"township_id": township_id, "status": status})
-                 .sort("received_at", ASCENDING).limit(limit)]
+    def triage_queue(self, township_id: str, limit: int, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The cases waiting for the office (``triage`` and ``duplicate``), oldest first: each status read on
+        ``township_status_received`` in windows of ``received_at`` from ``BOARD_FLOOR`` ago onwards (a
+        ``$in`` over statuses is a collection scan on SecantusDB, and a sorted query reads its whole range:
+        decision 95)."""
+        found = [doc for status in ("triage", "duplicate") for doc in self.oldest_of_stage(township_id, status, limit,
+                                                                                             now)]
         return sorted(found, key=lambda d: (d["received_at"], d["_id"]))[:limit]
+
+    def oldest_of_stage(self, township_id: str, status: str, limit: int,
+                        now: datetime | None = None) -> list[dict[str, Any]]:
+        """The ``limit`` oldest cases of a stage, walking forward from ``BOARD_FLOOR`` ago in windows sized like
+        the board's (its stage count, what each window found, ``BOARD_READ_BUDGET``)."""
+        from township_shared.clock import utcnow
+
+        now = max(now or utcnow(), utcnow()) + BOARD_FIRST_WINDOW
+        counts, first = self.board_counts(township_id)
+        span = _density_span(now, first)
+        window = typical = max(BOARD_MIN_WINDOW, min(span, span * (limit + 1) / max(1, counts.get(status, 0))))
+        items: list[dict[str, Any]] = []
+        lo = now - BOARD_FLOOR
+        while len(items) < limit and lo <= now:
+            hi = lo + window
+            batch = list(self.cases.find({"township_id": township_id, "status": status,
+                                          "received_at": {"$gte": lo, "$lt": hi}}))
+            items.extend(sorted(batch, key=lambda d: (d["received_at"], d["_id"])))
+            if batch:
+                growth = min(16.0, max(2.0, 1.5 * (limit - len(items)) / len(batch)))
+                growth = min(growth, max(1.0, BOARD_READ_BUDGET / len(batch)))
+            else:
+                growth = 2.0 if window >= typical else min(4.0, typical / window)
+            lo, window = hi, window * growth
+        return items[:limit]
 
     # the office's board (decision 95) ---------------------------------------------------------------------
     @staticmethod
@@ -263,8 +296,8 @@ class DispatchRepository:
         after the position ``after`` (attention, received_at, id) of the previous page's last case; ``filters``
         (village, category) keep only the cases equal to them. Returns the page and whether more may follow.
 
-        Each band is read in windows of ``received_at`` walking back from now (or the position) down to the
-        township's first case, so every query reads a bounded range of one index (decision 4: this server costs
+        Each band is read in windows of ``received_at`` walking back from now (or the position) down to
+        ``BOARD_FLOOR`` ago, so every query reads a bounded range of one index (decision 4: this server costs
         per document an index range matches, whatever the limit; a ``$in`` over stages is a collection scan
         there: one stage at a time). The first window of the last band is as wide as the stage's count says a
         page needs; each next one grows by what the last one found (2 to 16 times; twice when it found nothing,
@@ -273,8 +306,7 @@ class DispatchRepository:
         The village (else the category) goes to the server on its index; the other filter is applied to each
         window's documents (decision 95)."""
         counts, first = self.board_counts(township_id)
-        floor = first if first is not None else now - BOARD_FLOOR
-        span = max(now - floor, BOARD_FIRST_WINDOW)
+        floor, span = now - BOARD_FLOOR, _density_span(now, first)
         served = next((f for f in ("village", "category") if filters.get(f)), None)
         rest = {k: v for k, v in filters.items() if v and k != served}
         items: list[dict[str, Any]] = []

@@ -176,7 +176,8 @@ class DispatchService:
     @authorized("office")
     def list_triage(self, principal, limit=100):
         handlers.settings_or_404(self.repo, principal.township_id)
-        return [self._view(c, domain.OFFICE) for c in self.repo.triage_queue(principal.township_id, int(limit))]
+        return [self._view(c, domain.OFFICE)
+                for c in self.repo.triage_queue(principal.township_id, int(limit), self.clock.now())]
 
     @rpc(expected_exceptions=EXPECTED)
     @authorized("office")

@@ -379,3 +379,18 @@ def test_an_actors_task_list_reads_its_cases_without_history_or_classification(d
     assert [(t["id"], t["case"]["case_number"], t["case"]["reporter_name"]) for t in listed] == [
         (first["tasks"][0]["id"], first["case_number"], "张三")]
     assert handlers.tasks_of(drepo, "qingshui", "unit:vc_dongpo", None, 10)[0]["role"] == "co_handler"
+
+
+def test_the_triage_queue_is_oldest_first_across_triage_and_duplicates(drepo):
+    for i, (case_id, minutes) in enumerate((("tq03", 30), ("tq01", 0), ("tq02", 10))):
+        handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received(
+            f"case{case_id}", category=None, title="无关", description=f"说不清 {i}",
+            received_at=T0 + timedelta(minutes=minutes), **({"duplicate_of": "caseX"} if case_id == "tq02" else {})))
+    handlers.receive_demand(drepo, T0, POLICY, CALENDAR, received("caserouted", received_at=T0 - timedelta(days=3)))
+    queue = drepo.triage_queue("qingshui", 10, T0)
+    assert [(c["_id"], c["status"]) for c in queue] == [("casetq01", "triage"), ("casetq02", "duplicate"),
+                                                         ("casetq03", "triage")]
+    assert [c["_id"] for c in drepo.triage_queue("qingshui", 2, T0)] == ["casetq01", "casetq02"]
+    old = {**drepo.get_case("qingshui", "casetq01"), "_id": "caseold", "received_at": T0 - timedelta(days=700)}
+    drepo.cases.insert_one(old)  # written behind dispatch's back: never counted, older than its first case
+    assert [c["_id"] for c in drepo.triage_queue("qingshui", 2, T0)] == ["caseold", "casetq01"]
