@@ -103,8 +103,9 @@ def test_a_demand_from_a_phone_to_the_figures(open_page, screenshots, console_ba
     unit.set_input_files("#task-complete input[type=file]", photo_file(tmp_path))
     unit.click("#task-complete button[type=submit]")
     assert unit.locator("#task-reply").inner_text().startswith("已派人检修")
-    photo = unit.locator("img.photo").first
-    assert photo.evaluate("img => img.complete && img.naturalWidth") == 320
+    unit.wait_for_function("() => { const img = document.querySelector('img.photo');"
+                           " return img && img.complete && img.naturalWidth > 0; }")
+    assert unit.locator("img.photo").first.evaluate("img => img.naturalWidth") == 320
 
     # another unit sees nothing of it
     other = open_page("laptop", lang="zh")
