@@ -17,6 +17,7 @@ error page with the API's status. Templates are Jinja2 with autoescaping on ever
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -83,6 +84,21 @@ class CallFailed(Exception):
     @property
     def fields(self) -> dict[str, Any]:
         return self.body.get("fields") or {}
+
+
+@contextlib.contextmanager
+def failures_as_call_failed():
+    """What a service refuses (its expected errors) or cannot do (503) as :class:`CallFailed`; a bug stays a
+    ``RemoteError``."""
+    try:
+        yield
+    except ServiceError as exc:
+        raise CallFailed(exc.status, exc.body) from None
+    except RemoteError as exc:
+        mapped = from_remote(exc.exc_type, exc.value)
+        if mapped:
+            raise CallFailed(*mapped) from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -171,15 +187,21 @@ class Ctx:
         return self.call_unsigned(service, method, self.signed, *args)
 
     def call_unsigned(self, service: str, method: str, *args: Any) -> Any:
-        try:
+        with failures_as_call_failed():
             return getattr(getattr(self.service, service), method)(*args)
-        except ServiceError as exc:
-            raise CallFailed(exc.status, exc.body) from None
-        except RemoteError as exc:
-            mapped = from_remote(exc.exc_type, exc.value)
-            if mapped:
-                raise CallFailed(*mapped) from None
-            raise
+
+    def call_all(self, *calls: tuple, signed: dict | None = None) -> list:
+        """Several reads at once (nameko's ``call_async``), each ``(service, method, *args)`` with the reader's
+        signed principal (or ``signed``): a page waits for the slowest answer, not for their sum. Refusals raise
+        :class:`CallFailed` as :meth:`call` does."""
+        signed = signed or self.signed
+        replies = [getattr(getattr(self.service, service), method).call_async(signed, *args)
+                   for service, method, *args in calls]
+        answers = []
+        for reply in replies:
+            with failures_as_call_failed():
+                answers.append(reply.result())
+        return answers
 
     # language
     def _(self, message: str, **values: Any) -> str:

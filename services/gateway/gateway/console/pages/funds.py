@@ -8,10 +8,8 @@ import re
 import uuid
 from decimal import Decimal
 
-from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
-from township_shared.errors import ServiceError, from_remote
 from township_shared.schemas.funds import REPORT_DIMENSIONS, REVIEW_DECISIONS, SOURCES
 
 from ..i18n import N_
@@ -48,24 +46,8 @@ def fen_of(text: str | None) -> int | None:
 
 
 def call_all(ctx: Ctx, *calls: tuple) -> list:
-    """Several reads at once (nameko's ``call_async``), each ``(service, method, *args)`` with the reader's signed
-    principal: a page waits for the slowest answer, not for their sum. Refusals raise :class:`CallFailed` as
-    :meth:`Ctx.call` does."""
-    signed = ctx.signed
-    replies = [getattr(getattr(ctx.service, service), method).call_async(signed, *args)
-               for service, method, *args in calls]
-    answers = []
-    for reply in replies:
-        try:
-            answers.append(reply.result())
-        except ServiceError as exc:
-            raise CallFailed(exc.status, exc.body) from None
-        except RemoteError as exc:
-            mapped = from_remote(exc.exc_type, exc.value)
-            if mapped:
-                raise CallFailed(*mapped) from None
-            raise
-    return answers
+    """Several reads at once with the reader's principal (:meth:`Ctx.call_all`)."""
+    return ctx.call_all(*calls)
 
 
 def year_arg(ctx: Ctx) -> str | None:

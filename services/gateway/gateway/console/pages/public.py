@@ -19,11 +19,9 @@ import time
 import uuid
 from typing import Any
 
-from nameko.exceptions import RemoteError
 
 from township_shared import auth
 from township_shared.auth import ROLES
-from township_shared.errors import ServiceError, from_remote
 
 from ...security import client_of
 from ..i18n import N_
@@ -65,24 +63,9 @@ def as_public(ctx: Ctx, service: str, method: str, *args: Any) -> Any:
 
 
 def as_public_all(ctx: Ctx, *calls: tuple) -> list:
-    """Several reads as the public at once (nameko's ``call_async``), each ``(service, method, *args)``: a page
-    waits for the slowest answer, not for their sum. Refusals raise :class:`CallFailed` as :func:`as_public`."""
+    """Several reads as the public of the reader's township at once (:meth:`Ctx.call_all`)."""
     key = ctx.config.get("PRINCIPAL_KEY") or auth.DEFAULT_PRINCIPAL_KEY
-    signed = auth.sign(auth.public(ctx.principal.township_id), key)
-    replies = [getattr(getattr(ctx.service, service), method).call_async(signed, *args)
-               for service, method, *args in calls]
-    answers = []
-    for reply in replies:
-        try:
-            answers.append(reply.result())
-        except ServiceError as exc:
-            raise CallFailed(exc.status, exc.body) from None
-        except RemoteError as exc:
-            mapped = from_remote(exc.exc_type, exc.value)
-            if mapped:
-                raise CallFailed(*mapped) from None
-            raise
-    return answers
+    return ctx.call_all(*calls, signed=auth.sign(auth.public(ctx.principal.township_id), key))
 
 
 def reference(ctx: Ctx) -> tuple[list[dict], list[dict]]:
