@@ -32,6 +32,8 @@ DONE = {"sign": "signed", "return": "returned", "start": "saved", "request_exten
         "complete": "completed"}
 RECENT_FINISHED = 20
 OPEN_LIMIT = 200
+# rows drawn: a unit with hundreds of open tasks sees the most urgent first (drawing 200 rows cost ~0.2 s)
+OPEN_SHOWN = 50
 
 
 def deadline_of(task: dict[str, Any]) -> str | None:
@@ -75,7 +77,8 @@ def my_tasks(ctx: Ctx):
     for task in open_tasks:
         due = _moment(deadline_of(task))
         task["overdue"] = bool(due and due < now)
-    return ctx.render("tasks/list.html", open_tasks=open_tasks, finished=finished, deadline_of=deadline_of,
+    return ctx.render("tasks/list.html", open_tasks=open_tasks[:OPEN_SHOWN], open_count=len(open_tasks),
+                      finished=finished, deadline_of=deadline_of,
                       task_status=TASK_STATUS, task_role=TASK_ROLE, urgency=URGENCY, **reference_names(ctx))
 
 
