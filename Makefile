@@ -28,13 +28,21 @@ install: $(STAMP)
 run: install
 	$(PY) deploy/run.py
 
-# the console's browser tests run as a pytest session of their own, without eventlet (tests/browser/conftest.py)
+# Pytest sessions side by side (the suite mostly waits on RabbitMQ and MongoDB): the cross-service tests (tests/:
+# contract, deploy, e2e, chaos) in the background, their output shown when they end; in the foreground the
+# packages' own tests, then the console's browser tests, a session of their own without eventlet
+# (tests/browser/conftest.py). Each test has its own vhost and database prefix, so the sessions never meet.
 test: install
 	deploy/system-packages.sh browser
 	deploy/backing.sh up test
-	status=0; MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
-	  MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)} $(PY) -m pytest --confcutdir=tests/browser tests/browser \
-	    $(BROWSER_PYTEST_ARGS) || { rc=$$?; [ $$status -ne 0 ] || status=$$rc; }; \
+	mkdir -p test-output
+	status=0; export MONGODB_URI=$${MONGODB_URI:-$(TEST_MONGODB_URI)}; \
+	  $(PY) -m pytest tests $(PYTEST_ARGS) > test-output/cross-service.log 2>&1 & cross=$$!; \
+	  $(PY) -m pytest shared services $(PYTEST_ARGS) || status=$$?; \
+	  $(PY) -m pytest --confcutdir=tests/browser tests/browser $(BROWSER_PYTEST_ARGS) \
+	    || { rc=$$?; [ $$status -ne 0 ] || status=$$rc; }; \
+	  wait $$cross || { rc=$$?; [ $$status -ne 0 ] || status=$$rc; }; \
+	  echo "---- tests/ (cross-service) ----"; cat test-output/cross-service.log; \
 	  deploy/backing.sh down test; exit $$status
 
 test-chaos: install
